@@ -1,0 +1,14 @@
+"""How the CLI turns a room's user-facing error into one line and exit 2."""
+
+from __future__ import annotations
+
+import typer
+
+from archive.errors import CladeError
+
+# Every room's base class for errors whose message already says what to do.
+USER_ERRORS: tuple[type[BaseException], ...] = (CladeError,)
+
+
+def report(exc: BaseException) -> None:
+    typer.echo(f"error: {exc}", err=True)

@@ -1,0 +1,73 @@
+"""The `clade` command line: one Typer app with a sub-app per room.
+
+Every user-facing error (a `CladeError` from any room) ends as one line on
+stderr that names the problem and the fix, with exit status 2, instead of a
+traceback.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from api.cli import errors
+
+app = typer.Typer(
+    name="clade",
+    help="Clade: grow, score and export self-evolving coding agents.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+
+def _version_callback(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        typer.echo(f"clade {version('clade')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(
+        False, "--version", callback=_version_callback, is_eager=True, help="Print the version and exit."
+    ),
+) -> None:
+    """Clade: grow, score and export self-evolving coding agents."""
+
+
+def _register_subcommands() -> None:
+    """Import sub-apps late so `clade --version` stays fast."""
+    from api.cli import export, nodes, runs
+
+    app.add_typer(runs.app, name="run")
+    app.add_typer(nodes.app, name="node")
+    app.command("export")(export.export_command)
+
+
+def main() -> None:
+    _register_subcommands()
+    try:
+        app(standalone_mode=False)
+    except errors.USER_ERRORS as exc:
+        errors.report(exc)
+        sys.exit(2)
+    except typer.Exit as exc:
+        sys.exit(exc.exit_code)
+    except typer.Abort:
+        typer.echo("aborted", err=True)
+        sys.exit(1)
+    except Exception as exc:  # click usage errors and the like
+        import click
+
+        if isinstance(exc, click.ClickException):
+            exc.show()
+            sys.exit(exc.exit_code)
+        raise
+
+
+if __name__ == "__main__":
+    main()
