@@ -1,0 +1,51 @@
+"""`clade node ...`: one node of a run's tree."""
+
+from __future__ import annotations
+
+import json
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from api.cli.context import JSON_OPTION, archive, print_json
+from archive.serialize import evaluation_dict, node_dict
+
+app = typer.Typer(help="Nodes of the archive tree (agent versions).", no_args_is_help=True)
+
+
+@app.command("show")
+def show(node_id: int = typer.Argument(..., help="Node id."), as_json: bool = JSON_OPTION) -> None:
+    """What the node is, why it exists, and how it scored."""
+    repo = archive().repo
+    node = repo.get_node(node_id)
+    evaluations = [evaluation_dict(e) for e in repo.node_evaluations(node_id)]
+    data = node_dict(node, *repo.node_counts([node_id])[node_id])
+    data["evaluations"] = evaluations
+    if as_json:
+        print_json(data)
+        return
+    console = Console()
+    score = f"{data['score']:.2f}" if data["score"] is not None else "-"
+    console.print(f"[bold]node {node.id}[/bold]  run {node.run_id}  parent {node.parent_id or '-'}  {data['status']}")
+    console.print(f"commit   {node.commit or '-'}")
+    console.print(f"score    {score} ({data['own_resolved']}/{data['own_total']} resolved)")
+    if node.entry_task:
+        console.print(f"entry    {node.entry_task}")
+    if node.proposal:
+        console.print("proposal " + json.dumps(node.proposal, indent=2))
+    if node.failure_reason:
+        console.print(f"[red]failure[/red]  {node.failure_reason}")
+    if evaluations:
+        table = Table("id", "task", "outcome", "seconds", "tokens", "reason")
+        for e in evaluations:
+            seconds = f"{e['duration_s']:.1f}" if e["duration_s"] is not None else "-"
+            tokens = str(e["prompt_tokens"] + e["completion_tokens"])
+            table.add_row(str(e["id"]), e["task_id"], e["outcome"] or "running", seconds, tokens, e["reason"] or "")
+        console.print(table)
+
+
+@app.command("diff")
+def diff(node_id: int = typer.Argument(..., help="Node id.")) -> None:
+    """The node's code change against its parent, as a git diff."""
+    typer.echo(archive().node_diff(node_id), nl=False)

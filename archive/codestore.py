@@ -1,0 +1,149 @@
+"""The git-backed code store: one bare repository per run, one commit per node.
+
+The root commit holds the seed agent; a child is a commit whose parent
+commit is its parent node's. Patches are applied with `git apply --cached`
+to a private, temporary index built from the parent's tree, so no working
+tree is involved, concurrent threads never share an index, and a patch that
+does not apply leaves the repository exactly as it was. Every node's commit
+is kept reachable by a branch `node-<id>`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+import tarfile
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import git
+
+from archive.errors import CodeStoreError, PatchDoesNotApply
+
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
+IGNORED_NAMES = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
+_IDENTITY = {
+    "GIT_AUTHOR_NAME": "Clade",
+    "GIT_AUTHOR_EMAIL": "clade@localhost",
+    "GIT_COMMITTER_NAME": "Clade",
+    "GIT_COMMITTER_EMAIL": "clade@localhost",
+}
+
+
+def node_ref(node_id: int) -> str:
+    return f"refs/heads/node-{node_id}"
+
+
+def _first_line(error: git.GitCommandError) -> str:
+    text = (error.stderr or str(error)).strip()
+    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("stderr:")]
+    return (lines[0] if lines else text).strip("' ")
+
+
+class CodeStore:
+    def __init__(self, path: Path) -> None:
+        if not (path / "HEAD").is_file():
+            raise CodeStoreError(
+                f"no code store at {path}: the run's repository is missing; "
+                "restore CLADE_HOME from a backup or start a new run"
+            )
+        self.path = path
+        self.repo = git.Repo(path)
+
+    @classmethod
+    def create(cls, path: Path) -> "CodeStore":
+        """A new, empty bare repository (idempotent)."""
+        if not (path / "HEAD").is_file():
+            path.mkdir(parents=True, exist_ok=True)
+            git.Repo.init(path, bare=True, initial_branch="main")
+        return cls(path)
+
+    # -- writing ------------------------------------------------------------
+    def commit_folder(self, folder: Path, *, prefix: str, message: str) -> str:
+        """A parentless commit holding `folder` under `prefix/` (the root node).
+
+        Caches and bytecode are left out: they are not the agent's code.
+        """
+        with tempfile.TemporaryDirectory(prefix="clade-seed-") as tmp:
+            shutil.copytree(folder, Path(tmp) / prefix, ignore=IGNORED_NAMES, symlinks=True)
+            with self._private_index() as env:
+                self._git(env, "--work-tree", tmp, "add", "--all", "--force", ".")
+                tree = self._git(env, "write-tree")
+        return self._git(_IDENTITY, "commit-tree", tree, "-m", message)
+
+    def apply_patch(self, parent_commit: str, patch: str, *, message: str) -> str:
+        """A new commit = `parent_commit` + `patch`. Raises PatchDoesNotApply
+        (having written nothing) when git cannot apply it."""
+        if not patch.strip():
+            raise PatchDoesNotApply("the patch is empty: a child must change its parent's code")
+        if not patch.endswith("\n"):
+            patch += "\n"  # git calls a patch without its final newline corrupt
+        self._resolve(parent_commit)
+        with tempfile.NamedTemporaryFile("w", suffix=".diff", delete=False) as handle:
+            handle.write(patch)
+        try:
+            with self._private_index() as env:
+                self._git(env, "read-tree", parent_commit)
+                try:
+                    self._git(env, "apply", "--cached", "--check", handle.name)
+                except git.GitCommandError as error:
+                    raise PatchDoesNotApply(
+                        f"the patch does not apply to commit {parent_commit[:12]} ({_first_line(error)}): "
+                        "make the patch against that node's code (`clade node diff` shows its last change)"
+                    ) from None
+                self._git(env, "apply", "--cached", "--whitespace=nowarn", handle.name)
+                tree = self._git(env, "write-tree")
+        finally:
+            os.unlink(handle.name)
+        return self._git(_IDENTITY, "commit-tree", tree, "-p", parent_commit, "-m", message)
+
+    def set_ref(self, node_id: int, commit: str) -> None:
+        self._git({}, "update-ref", node_ref(node_id), commit)
+
+    # -- reading ------------------------------------------------------------
+    def materialize(self, commit: str, dest: Path) -> Path:
+        """Write the commit's files into `dest` (created if missing)."""
+        self._resolve(commit)
+        dest.mkdir(parents=True, exist_ok=True)
+        data = self.repo.git.archive("--format=tar", commit, stdout_as_string=False)
+        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
+            archive.extractall(dest, filter="data")
+        return dest
+
+    def diff(self, old: str | None, new: str) -> str:
+        """`git diff --binary` from `old` (None: the empty tree) to `new`."""
+        base = old if old is not None else EMPTY_TREE
+        return self.repo.git.diff("--binary", base, new, strip_newline_in_stdout=False)
+
+    def lineage(self, commit: str) -> list[str]:
+        """Commits from the root to `commit`."""
+        self._resolve(commit)
+        return self.repo.git.rev_list("--reverse", "--topo-order", commit).split()
+
+    def commits(self) -> set[str]:
+        """Every commit reachable from a node branch."""
+        out = self.repo.git.rev_list("--all")
+        return set(out.split())
+
+    def bundle(self, dest: Path, node_ids: list[int] | None = None) -> None:
+        """A git bundle of the given nodes' branches (all branches if None)."""
+        refs = [node_ref(n) for n in node_ids] if node_ids is not None else ["--all"]
+        self.repo.git.bundle("create", str(dest), *refs)
+
+    # -- helpers ------------------------------------------------------------
+    def _resolve(self, commit: str) -> None:
+        try:
+            self.repo.git.cat_file("-e", f"{commit}^{{commit}}")
+        except git.GitCommandError:
+            raise CodeStoreError(f"commit {commit} is not in the code store at {self.path}") from None
+
+    def _git(self, env: dict[str, str], *args: str) -> str:
+        return self.repo.git.execute(["git", *args], env={**os.environ, "GIT_DIR": str(self.path), **env})
+
+    @contextmanager
+    def _private_index(self) -> Iterator[dict[str, str]]:
+        with tempfile.TemporaryDirectory(prefix="clade-index-") as tmp:
+            yield {"GIT_INDEX_FILE": str(Path(tmp) / "index"), **_IDENTITY}

@@ -1,0 +1,298 @@
+"""The archive's small repository API: every read and write of the tables.
+
+Other rooms call these methods instead of writing queries, so that counters,
+event order and "not found" messages are handled in one place. Each method
+is one short transaction; returned rows are detached snapshots that are safe
+to pass between threads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import case, func, select, update
+from sqlalchemy.orm import Session
+
+from archive.db import Database
+from archive.errors import NotFound
+from archive.models import Evaluation, Event, LLMCall, Node, NodeStatus, Outcome, Run, RunStatus, utcnow
+from archive.tree import TreeNode, build_tree
+
+# Statuses in which a run has stopped for good.
+FINAL_RUN_STATUSES = {RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELLED}
+
+
+def _get(session: Session, model: type, row_id: int, hint: str) -> Any:
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"no {model.__name__.lower()} with id {row_id} in the archive: {hint}")
+    return row
+
+
+_RUN_HINT = "list runs with `clade run list`"
+_NODE_HINT = "list a run's nodes with `clade run tree RUN`"
+_EVAL_HINT = "see a node's evaluations with `clade node show NODE`"
+
+
+class ArchiveRepository:
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    # -- runs ---------------------------------------------------------------
+    def create_run(self, name: str, config: dict[str, Any] | None = None) -> Run:
+        with self.db.session() as s:
+            run = Run(name=name, config=config or {}, status=RunStatus.CREATED)
+            s.add(run)
+            s.flush()
+            return run
+
+    def get_run(self, run_id: int) -> Run:
+        with self.db.session() as s:
+            return _get(s, Run, run_id, _RUN_HINT)
+
+    def list_runs(self) -> list[Run]:
+        with self.db.session() as s:
+            return list(s.scalars(select(Run).order_by(Run.id)))
+
+    def set_run_status(self, run_id: int, status: RunStatus) -> Run:
+        with self.db.session() as s:
+            run = _get(s, Run, run_id, _RUN_HINT)
+            run.status = status
+            now = utcnow()
+            if status == RunStatus.RUNNING and run.started_at is None:
+                run.started_at = now
+            if status in FINAL_RUN_STATUSES:
+                run.finished_at = now
+            return run
+
+    # -- nodes --------------------------------------------------------------
+    def add_node(
+        self,
+        run_id: int,
+        parent_id: int | None,
+        *,
+        commit: str | None = None,
+        status: NodeStatus = NodeStatus.PROPOSED,
+        entry_task: str | None = None,
+        proposal: dict[str, Any] | None = None,
+    ) -> Node:
+        with self.db.session() as s:
+            _get(s, Run, run_id, _RUN_HINT)
+            if parent_id is not None:
+                parent = _get(s, Node, parent_id, _NODE_HINT)
+                if parent.run_id != run_id:
+                    raise NotFound(f"node {parent_id} belongs to run {parent.run_id}, not run {run_id}")
+            node = Node(
+                run_id=run_id,
+                parent_id=parent_id,
+                commit=commit,
+                status=status,
+                entry_task=entry_task,
+                proposal=proposal,
+            )
+            s.add(node)
+            s.execute(update(Run).where(Run.id == run_id).values(nodes_count=Run.nodes_count + 1))
+            s.flush()
+            return node
+
+    def get_node(self, node_id: int) -> Node:
+        with self.db.session() as s:
+            return _get(s, Node, node_id, _NODE_HINT)
+
+    def update_node(
+        self,
+        node_id: int,
+        *,
+        status: NodeStatus | None = None,
+        commit: str | None = None,
+        failure_reason: str | None = None,
+    ) -> Node:
+        with self.db.session() as s:
+            node = _get(s, Node, node_id, _NODE_HINT)
+            if status is not None:
+                node.status = status
+            if commit is not None:
+                node.commit = commit
+            if failure_reason is not None:
+                node.failure_reason = failure_reason
+            return node
+
+    def list_nodes(self, run_id: int) -> list[Node]:
+        with self.db.session() as s:
+            return list(s.scalars(select(Node).where(Node.run_id == run_id).order_by(Node.id)))
+
+    def lineage(self, node_id: int) -> list[Node]:
+        """The node's ancestors and the node itself, root first."""
+        with self.db.session() as s:
+            chain = [_get(s, Node, node_id, _NODE_HINT)]
+            while chain[-1].parent_id is not None:
+                chain.append(s.get(Node, chain[-1].parent_id))
+            return chain[::-1]
+
+    def node_counts(self, node_ids: Sequence[int]) -> dict[int, tuple[int, int]]:
+        """(resolved, finished) evaluations of each node."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Evaluation.node_id, *_outcome_counts())
+                .where(Evaluation.node_id.in_(node_ids))
+                .group_by(Evaluation.node_id)
+            )
+            counts = {node_id: (int(resolved or 0), int(total)) for node_id, resolved, total in rows}
+        return {node_id: counts.get(node_id, (0, 0)) for node_id in node_ids}
+
+    def tree(self, run_id: int) -> dict[int, TreeNode]:
+        """Every node of the run with own and clade counts, in two queries."""
+        with self.db.session() as s:
+            _get(s, Run, run_id, _RUN_HINT)
+            nodes = [
+                TreeNode(id=i, parent_id=p, status=st.value, commit=c)
+                for i, p, st, c in s.execute(
+                    select(Node.id, Node.parent_id, Node.status, Node.commit).where(Node.run_id == run_id)
+                )
+            ]
+            counts = s.execute(
+                select(Evaluation.node_id, *_outcome_counts())
+                .where(Evaluation.run_id == run_id)
+                .group_by(Evaluation.node_id)
+            )
+            by_id = {node.id: node for node in nodes}
+            for node_id, resolved, total in counts:
+                node = by_id[node_id]
+                node.own_resolved, node.own_total = int(resolved or 0), int(total)
+        return build_tree(nodes)
+
+    # -- evaluations --------------------------------------------------------
+    def start_evaluation(self, node_id: int, task_id: str, attempt: int = 0) -> Evaluation:
+        """Record that an evaluation begins (outcome NULL until it finishes)."""
+        with self.db.session() as s:
+            node = _get(s, Node, node_id, _NODE_HINT)
+            evaluation = Evaluation(run_id=node.run_id, node_id=node_id, task_id=task_id, attempt=attempt)
+            s.add(evaluation)
+            s.execute(
+                update(Run).where(Run.id == node.run_id).values(evaluations_count=Run.evaluations_count + 1)
+            )
+            s.flush()
+            return evaluation
+
+    def finish_evaluation(
+        self,
+        evaluation_id: int,
+        outcome: Outcome,
+        *,
+        duration_s: float | None = None,
+        reason: str | None = None,
+        log_path: str | None = None,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: float = 0.0,
+    ) -> Evaluation:
+        with self.db.session() as s:
+            evaluation = _get(s, Evaluation, evaluation_id, _EVAL_HINT)
+            evaluation.outcome = outcome
+            evaluation.duration_s = duration_s
+            evaluation.reason = reason
+            evaluation.log_path = log_path
+            evaluation.prompt_tokens = prompt_tokens
+            evaluation.completion_tokens = completion_tokens
+            evaluation.cost_usd = cost_usd
+            evaluation.finished_at = utcnow()
+            return evaluation
+
+    def get_evaluation(self, evaluation_id: int) -> Evaluation:
+        with self.db.session() as s:
+            return _get(s, Evaluation, evaluation_id, _EVAL_HINT)
+
+    def node_evaluations(self, node_id: int) -> list[Evaluation]:
+        with self.db.session() as s:
+            _get(s, Node, node_id, _NODE_HINT)
+            return list(s.scalars(select(Evaluation).where(Evaluation.node_id == node_id).order_by(Evaluation.id)))
+
+    # -- model calls --------------------------------------------------------
+    def record_llm_call(
+        self,
+        *,
+        model: str,
+        run_id: int | None = None,
+        node_id: int | None = None,
+        evaluation_id: int | None = None,
+        purpose: str | None = None,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        cost_usd: float = 0.0,
+        latency_s: float | None = None,
+        error: str | None = None,
+    ) -> LLMCall:
+        """One row per call; the run's spend counters move in the same transaction."""
+        with self.db.session() as s:
+            call = LLMCall(
+                run_id=run_id,
+                node_id=node_id,
+                evaluation_id=evaluation_id,
+                purpose=purpose,
+                model=model,
+                prompt_tokens=prompt_tokens,
+                completion_tokens=completion_tokens,
+                cost_usd=cost_usd,
+                latency_s=latency_s,
+                error=error,
+            )
+            s.add(call)
+            if run_id is not None:
+                s.execute(
+                    update(Run)
+                    .where(Run.id == run_id)
+                    .values(
+                        llm_calls_count=Run.llm_calls_count + 1,
+                        prompt_tokens=Run.prompt_tokens + prompt_tokens,
+                        completion_tokens=Run.completion_tokens + completion_tokens,
+                        cost_usd=Run.cost_usd + cost_usd,
+                    )
+                )
+            s.flush()
+            return call
+
+    def llm_calls(self, *, run_id: int | None = None, node_id: int | None = None) -> list[LLMCall]:
+        with self.db.session() as s:
+            query = select(LLMCall).order_by(LLMCall.id)
+            if run_id is not None:
+                query = query.where(LLMCall.run_id == run_id)
+            if node_id is not None:
+                query = query.where(LLMCall.node_id == node_id)
+            return list(s.scalars(query))
+
+    # -- events -------------------------------------------------------------
+    def append_event(self, run_id: int, kind: str, payload: dict[str, Any] | None = None) -> Event:
+        """Append to the run's log. The sequence number comes from an UPDATE of
+        the run row, which locks it until commit: numbers are gap-free and
+        commit in order, so a reader resuming "after seq N" misses nothing."""
+        with self.db.session() as s:
+            seq = s.execute(
+                update(Run)
+                .where(Run.id == run_id)
+                .values(last_event_seq=Run.last_event_seq + 1)
+                .returning(Run.last_event_seq)
+            ).scalar_one_or_none()
+            if seq is None:
+                raise NotFound(f"no run with id {run_id} in the archive: {_RUN_HINT}")
+            event = Event(run_id=run_id, seq=seq, kind=kind, payload=payload or {})
+            s.add(event)
+            s.flush()
+            return event
+
+    def events_since(self, run_id: int, after_seq: int = 0, limit: int = 1000) -> list[Event]:
+        with self.db.session() as s:
+            return list(
+                s.scalars(
+                    select(Event)
+                    .where(Event.run_id == run_id, Event.seq > after_seq)
+                    .order_by(Event.seq)
+                    .limit(limit)
+                )
+            )
+
+
+def _outcome_counts() -> tuple[Any, Any]:
+    """SUM of resolved and COUNT of finished evaluations (pending ones don't count)."""
+    resolved = func.sum(case((Evaluation.outcome == Outcome.RESOLVED, 1), else_=0))
+    return resolved, func.count(Evaluation.outcome)
