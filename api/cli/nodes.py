@@ -49,3 +49,14 @@ def show(node_id: int = typer.Argument(..., help="Node id."), as_json: bool = JS
 def diff(node_id: int = typer.Argument(..., help="Node id.")) -> None:
     """The node's code change against its parent, as a git diff."""
     typer.echo(archive().node_diff(node_id), nl=False)
+
+
+@app.command("add")
+def add(
+    parent_id: int = typer.Argument(..., help="Parent node id."),
+    patch: typer.FileText = typer.Option(..., "--patch", help="A git diff against the parent's code ('-': stdin)."),
+    summary: str = typer.Option("hand-made change", "--summary", help="Why this child exists."),
+) -> None:
+    """Add a hand-made child: the parent's code plus a patch (validated later)."""
+    child = archive().add_child(parent_id, patch.read(), proposal={"summary": summary, "source": "cli"})
+    typer.echo(f"added node {child.id} (commit {child.commit}) as a child of node {parent_id}")

@@ -50,7 +50,8 @@ def tree(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JSON
     for node in _depth_first(nodes):
         console.print(
             f"{'  ' * node.depth}node {node.id} [{node.status}] "
-            f"own {node.own_resolved}/{node.own_total}  clade {node.clade_resolved}/{node.clade_total}"
+            f"own {node.own_resolved}/{node.own_total}  clade {node.clade_resolved}/{node.clade_total}",
+            markup=False,
         )
 
 

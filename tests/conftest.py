@@ -1,0 +1,64 @@
+"""Fixtures shared by every suite: a throw-away CLADE_HOME, real SQLite and
+PostgreSQL databases, and a small seed agent to start runs from."""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from archive import Archive, CladeHome, open_archive
+from tests.postgres_server import PostgresServer
+
+_db_names = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def postgres() -> Iterator[PostgresServer]:
+    """A real PostgreSQL server for the session (CLADE_TEST_POSTGRES_URL is not needed)."""
+    server = PostgresServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def clade_home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> CladeHome:
+    home = tmp_path / "clade-home"
+    monkeypatch.setenv("CLADE_HOME", str(home))
+    monkeypatch.delenv("CLADE_DATABASE_URL", raising=False)
+    return CladeHome(home)
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(request: pytest.FixtureRequest, clade_home: CladeHome, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Each archive test runs once on a SQLite file and once on PostgreSQL."""
+    if request.param == "sqlite":
+        clade_home.root.mkdir(parents=True, exist_ok=True)
+        return clade_home.database_url
+    server: PostgresServer = request.getfixturevalue("postgres")
+    url = server.create_database(f"clade_test_{os.getpid()}_{next(_db_names)}")
+    monkeypatch.setenv("CLADE_DATABASE_URL", url)
+    return url
+
+
+@pytest.fixture
+def archive(database_url: str, clade_home: CladeHome) -> Iterator[Archive]:
+    opened = open_archive(clade_home)
+    yield opened
+    opened.close()
+
+
+@pytest.fixture
+def seed_agent(tmp_path: Path) -> Path:
+    """A tiny stand-in for the seed agent: a package with two modules."""
+    seed = tmp_path / "seed" / "agent"
+    seed.mkdir(parents=True)
+    (seed / "__init__.py").write_text("")
+    (seed / "__main__.py").write_text("from agent.core import main\n\nmain()\n")
+    (seed / "core.py").write_text("def main() -> None:\n    print('hello')\n")
+    (seed / "__pycache__").mkdir()
+    (seed / "__pycache__" / "core.cpython-311.pyc").write_bytes(b"\x00junk")
+    return seed
