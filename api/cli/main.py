@@ -41,11 +41,12 @@ def _root(
 
 def _register_subcommands() -> None:
     """Import sub-apps late so `clade --version` stays fast."""
-    from api.cli import export, nodes, runs
+    from api.cli import export, nodes, runs, simulate
 
     app.add_typer(runs.app, name="run")
     app.add_typer(nodes.app, name="node")
     app.command("export")(export.export_command)
+    app.command("simulate")(simulate.simulate_command)
 
 
 def main() -> None:
