@@ -134,6 +134,9 @@ class Evaluation(Base):
     reason: Mapped[str | None] = mapped_column(Text)
     duration_s: Mapped[float | None] = mapped_column(Float)
     log_path: Mapped[str | None] = mapped_column(Text)
+    # What the agent and the grader reported (empty patch, context overflow,
+    # failing tests...): the material the next self-improvement step reads.
+    details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     prompt_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     completion_tokens: Mapped[int] = mapped_column(BigInteger, default=0)
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)

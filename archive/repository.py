@@ -183,6 +183,7 @@ class ArchiveRepository:
         duration_s: float | None = None,
         reason: str | None = None,
         log_path: str | None = None,
+        details: dict[str, Any] | None = None,
         prompt_tokens: int = 0,
         completion_tokens: int = 0,
         cost_usd: float = 0.0,
@@ -190,6 +191,7 @@ class ArchiveRepository:
         with self.db.session() as s:
             evaluation = _get(s, Evaluation, evaluation_id, _EVAL_HINT)
             evaluation.outcome = outcome
+            evaluation.details = details
             evaluation.duration_s = duration_s
             evaluation.reason = reason
             evaluation.log_path = log_path

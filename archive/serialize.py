@@ -64,6 +64,7 @@ def evaluation_dict(evaluation: Evaluation) -> dict[str, Any]:
         "completion_tokens": evaluation.completion_tokens,
         "cost_usd": evaluation.cost_usd,
         "log_path": evaluation.log_path,
+        "details": evaluation.details,
         "created_at": timestamp(evaluation.created_at),
         "finished_at": timestamp(evaluation.finished_at),
     }
