@@ -1,0 +1,142 @@
+"""The diagnosis: an LLM reads the parent's code and one failed attempt and
+proposes one improvement, as validated JSON.
+
+Prompts are files in `evolve/prompts/` (or a folder the run config names),
+`$placeholders` filled with string.Template, so a user can read and change
+them without touching code. A malformed answer is retried with the parse
+error shown to the model; after the last try the expansion fails with that
+reason on record.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from string import Template
+
+from pydantic import BaseModel, Field, ValidationError
+
+from archive.errors import CladeError
+from evolve.entry import Entry
+
+PROMPTS_DIR = Path(__file__).with_name("prompts")
+Chat = Callable[[list[dict[str, str]]], str]  # messages -> the model's text
+
+
+class DiagnosisFailed(CladeError):
+    """No usable proposal came back."""
+
+
+class Proposal(BaseModel):
+    log_summary: str = Field(min_length=1)
+    potential_improvements: list[str] | str = Field(default_factory=list)
+    improvement_proposal: str = Field(min_length=5)
+    implementation_suggestion: str = Field(min_length=1)
+    problem_description: str = Field(min_length=10)
+
+
+@dataclass
+class EntryMaterial:
+    """What the diagnosis model is shown about the entry."""
+
+    task_id: str
+    problem_statement: str
+    trajectory: str
+    patch: str
+    outcome: str
+    test_output: str
+
+
+def prompt(name: str, prompts_dir: Path | None = None) -> str:
+    folder = prompts_dir or PROMPTS_DIR
+    path = folder / name
+    if not path.is_file():
+        path = PROMPTS_DIR / name  # a user's folder may override only some prompts
+    return path.read_text()
+
+
+def clip(text: str, limit: int, keep: str = "tail") -> str:
+    if len(text) <= limit:
+        return text
+    cut = f"\n[... {len(text) - limit} characters cut ...]\n"
+    return cut + text[-limit:] if keep == "tail" else text[:limit] + cut
+
+
+def agent_code_listing(code_root: Path, limit: int) -> str:
+    """The agent's own source (tests left out), file by file, within `limit` characters."""
+    parts = []
+    for path in sorted((code_root / "agent").rglob("*.py")):
+        rel = path.relative_to(code_root)
+        if "tests" in rel.parts or "__pycache__" in rel.parts:
+            continue
+        parts.append(f"## {rel}\n```python\n{path.read_text(errors='replace')}\n```")
+    return clip("\n\n".join(parts), limit, keep="head")
+
+
+def build_messages(
+    entry: Entry, material: EntryMaterial, code_root: Path, max_chars: int, prompts_dir: Path | None = None
+) -> list[dict[str, str]]:
+    share = max_chars // 8
+    focus = "" if entry.kind == "task" else prompt(f"focus_{entry.kind}.md", prompts_dir)
+    user = Template(prompt("diagnosis_user.md", prompts_dir)).safe_substitute(
+        agent_code=agent_code_listing(code_root, 4 * share),
+        task_id=material.task_id,
+        problem_statement=clip(material.problem_statement, share, keep="head"),
+        trajectory=clip(material.trajectory, 2 * share),
+        patch=clip(material.patch or "(empty: no change)", share // 2, keep="head"),
+        outcome=material.outcome,
+        test_output=clip(material.test_output, share // 2),
+        focus=focus,
+    )
+    return [{"role": "system", "content": prompt("diagnosis_system.md", prompts_dir)}, {"role": "user", "content": user}]
+
+
+_FENCED = re.compile(r"```(?:json)?\s*(\{.*?\})\s*```", re.DOTALL)
+
+
+def parse_proposal(text: str) -> Proposal:
+    """The JSON object in the answer (fenced or bare), validated."""
+    match = _FENCED.search(text)
+    raw = match.group(1) if match else text[text.find("{") : text.rfind("}") + 1]
+    if not raw:
+        raise ValueError("the answer holds no JSON object")
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"the JSON does not parse: {exc}") from None
+    if not isinstance(data, dict):
+        raise ValueError("the JSON must be an object")
+    try:
+        return Proposal.model_validate(data)
+    except ValidationError as exc:
+        fields = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ValueError(f"the JSON object is missing or has wrong fields ({fields})") from None
+
+
+def diagnose(chat: Chat, messages: list[dict[str, str]], attempts: int = 3) -> Proposal:
+    conversation = list(messages)
+    problem = "no answer"
+    for _ in range(attempts):
+        answer = chat(conversation)
+        try:
+            return parse_proposal(answer)
+        except ValueError as exc:
+            problem = str(exc)
+            conversation += [
+                {"role": "assistant", "content": answer},
+                {"role": "user", "content": f"That answer could not be used: {problem}. "
+                 "Answer again with one ```json block holding all five fields."},
+            ]
+    raise DiagnosisFailed(f"diagnosis gave no valid proposal in {attempts} tries (last problem: {problem})")
+
+
+def self_improve_task(proposal: Proposal, prompts_dir: Path | None = None) -> str:
+    """The problem statement the parent agent gets for working on its own code."""
+    return Template(prompt("self_improve_task.md", prompts_dir)).safe_substitute(
+        problem_description=proposal.problem_description,
+        improvement_proposal=proposal.improvement_proposal,
+        implementation_suggestion=proposal.implementation_suggestion,
+    )
