@@ -7,18 +7,12 @@ the tree and exports the best node — the same calls the engine will make.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
 from archive import Outcome, open_archive
 from archive.export import export_node
-
-
-def seed_agent_dir() -> Path:
-    spec = importlib.util.find_spec("agent")
-    assert spec and spec.submodule_search_locations, "the seed agent package `agent` is not installed"
-    return Path(list(spec.submodule_search_locations)[0])
+from evolve.seed import seed_agent_dir
 
 
 def main() -> None:

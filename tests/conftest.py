@@ -62,3 +62,19 @@ def seed_agent(tmp_path: Path) -> Path:
     (seed / "__pycache__").mkdir()
     (seed / "__pycache__" / "core.cpython-311.pyc").write_bytes(b"\x00junk")
     return seed
+
+
+@pytest.fixture(scope="session")
+def sandbox_image() -> str:
+    """The runtime sandbox image, built offline on first use (cached by recipe hash)."""
+    from sandbox.image import build
+
+    return build()
+
+
+@pytest.fixture
+def seed_code(tmp_path: Path) -> Path:
+    """A code root holding a copy of the real seed agent (`agent/`)."""
+    from evolve.seed import agent_code
+
+    return agent_code(None, None, tmp_path / "code")

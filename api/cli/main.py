@@ -40,13 +40,15 @@ def _root(
 
 
 def _register_subcommands() -> None:
-    """Import sub-apps late so `clade --version` stays fast."""
-    from api.cli import export, nodes, runs, simulate
+    """Import sub-apps late so `clade --version` stays fast. One line per room."""
+    from api.cli import agent, export, nodes, runs, sandbox, simulate
 
     app.add_typer(runs.app, name="run")
     app.add_typer(nodes.app, name="node")
     app.command("export")(export.export_command)
     app.command("simulate")(simulate.simulate_command)
+    app.add_typer(agent.app, name="agent")
+    app.add_typer(sandbox.app, name="sandbox")
 
 
 def main() -> None:
