@@ -5,9 +5,10 @@ from __future__ import annotations
 import typer
 
 from archive.errors import CladeError
+from sandbox.errors import SandboxError
 
 # Every room's base class for errors whose message already says what to do.
-USER_ERRORS: tuple[type[BaseException], ...] = (CladeError,)
+USER_ERRORS: tuple[type[BaseException], ...] = (CladeError, SandboxError)
 
 
 def report(exc: BaseException) -> None:

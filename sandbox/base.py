@@ -1,0 +1,119 @@
+"""The `Sandbox` interface every isolation backend implements.
+
+Modelled on Inspect AI's sandbox environment (exec, write_file, read_file),
+but synchronous: the evaluator and the search run sandboxes on a thread pool,
+and a blocking API keeps agent-facing code simple. Other rooms program
+against this class, never against Docker, so that another backend (a VM, a
+remote worker) can be slotted in later.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ExecResult:
+    """What one command did.
+
+    ``output`` is stdout and stderr interleaved as they arrived, decoded as
+    UTF-8 (invalid bytes replaced). When ``truncated`` is true the middle was
+    dropped: the head and the tail are kept, because a test run's verdict is
+    usually at the end and its first error at the start.
+    """
+
+    exit_code: int
+    output: str
+    timed_out: bool = False
+    truncated: bool = False
+    duration: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when the command exited 0 within its time limit."""
+        return self.exit_code == 0 and not self.timed_out
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    """What `Sandbox.copy_out` wrote on the host and what it refused.
+
+    Links, devices and FIFOs are never recreated on the host (they are how a
+    hostile sandbox would point a later host-side write somewhere else); they
+    are listed in ``skipped`` with the reason.
+    """
+
+    files: tuple[str, ...]
+    skipped: tuple[tuple[str, str], ...]
+
+
+Command = str | Sequence[str]
+
+
+class Sandbox(abc.ABC):
+    """An isolated place to run untrusted commands and move files in and out.
+
+    Use it as a context manager so that it is closed on every exit path::
+
+        with DockerSandbox() as sb:
+            sb.write_file("main.py", "print('hi')")
+            result = sb.exec(["python3", "main.py"], timeout=30)
+
+    Relative paths are relative to the working directory (``/workspace``).
+    """
+
+    workdir: str = "/workspace"
+
+    @abc.abstractmethod
+    def exec(
+        self,
+        cmd: Command,
+        *,
+        timeout: float | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        input: bytes | str | None = None,
+    ) -> ExecResult:
+        """Run ``cmd`` (argv list, or a string for ``/bin/sh -c``) and wait for it.
+
+        Never raises for what the command does (non-zero exit, timeout,
+        unknown command: exit 127); raises `SandboxError` only when the
+        sandbox itself cannot run anything.
+        """
+
+    @abc.abstractmethod
+    def write_files(self, files: Mapping[str, bytes | str], *, mode: int = 0o644) -> None:
+        """Create or replace files; parent directories are created."""
+
+    @abc.abstractmethod
+    def read_files(self, paths: Iterable[str]) -> dict[str, bytes]:
+        """Return the contents of regular files, keyed by the path as given."""
+
+    @abc.abstractmethod
+    def copy_in(self, host_path: str | Path, dest: str) -> None:
+        """Copy a host file or directory tree to ``dest`` in the sandbox."""
+
+    @abc.abstractmethod
+    def copy_out(self, src: str, host_dir: str | Path) -> CopyReport:
+        """Copy a sandbox file or directory tree into the host directory ``host_dir``."""
+
+    @abc.abstractmethod
+    def close(self) -> None:
+        """Stop everything in the sandbox and free it. Idempotent."""
+
+    def write_file(self, path: str, data: bytes | str, *, mode: int = 0o644) -> None:
+        """Create or replace one file."""
+        self.write_files({path: data}, mode=mode)
+
+    def read_file(self, path: str) -> bytes:
+        """Return the contents of one regular file."""
+        return self.read_files([path])[path]
+
+    def __enter__(self) -> Sandbox:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()

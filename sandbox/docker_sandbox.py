@@ -1,0 +1,501 @@
+"""The Docker implementation of `Sandbox`: one hardened container per sandbox.
+
+What a container gets, and why:
+
+* no network (``network_mode=none``: only its own loopback), no Docker
+  socket, no host environment: the only way out is the optional LLM
+  gateway socket mounted at `LLM_SOCKET_PATH`;
+* every command runs as uid 1000 with all capabilities dropped and
+  ``no-new-privileges`` (set-uid programs cannot elevate), under Docker's
+  default seccomp profile;
+* a read-only root; the writable places are size-capped tmpfs mounts
+  (/workspace, /tmp, the home directory, /dev/shm), whose pages are also
+  charged to the memory limit. tmpfs rather than a writable layer because
+  this engine's storage driver (fuse-overlayfs) cannot cap a layer's size;
+* memory with swap included, CPU, process (pids) and open-file limits, no
+  core dumps, no container log;
+* a keeper process (``sleep <lifetime>``, as *another* user under Docker's
+  init, so that the sandbox user can neither kill it nor be left as a
+  zombie) whose end is the sandbox's end: the container stops and Docker
+  removes it, even if the process that made it was killed;
+* labels naming the owning process, so orphans can be reaped (`reaper`).
+
+Each exec runs under coreutils ``timeout`` (TERM at the limit, KILL one
+second later, to the command's whole process group) and is also cut off
+on the host side a few seconds later whatever happens inside; processes
+that left the group are then found by a per-exec environment marker and
+killed.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shlex
+import stat
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import BinaryIO
+
+import docker
+import docker.errors
+import requests
+from docker.types import LogConfig, Mount, Ulimit
+
+from sandbox import cleanup, reaper, recipe, stream, transfer
+from sandbox.base import Command, CopyReport, ExecResult, Sandbox
+from sandbox.client import get_client, is_connection_error, unavailable
+from sandbox.errors import (
+    NotARegularFile,
+    SandboxClosed,
+    SandboxError,
+    SandboxExpired,
+    SandboxFileNotFound,
+    SocketMountError,
+    TransferFailed,
+    TransferTooLarge,
+)
+from sandbox.image import missing_image_error
+from sandbox.limits import SandboxLimits, format_size
+from sandbox.output import HeadTail
+
+log = logging.getLogger(__name__)
+
+LLM_SOCKET_PATH = f"{recipe.SOCKET_DIR}/llm.sock"
+EXEC_USER = f"{recipe.SANDBOX_UID}:{recipe.SANDBOX_UID}"
+# The keeper runs as nobody: a different uid than the sandbox user's, so
+# `kill -9 -1` inside cannot end the sandbox early.
+KEEPER_USER = "65534:65534"
+MARKER_ENV = "CLADE_EXEC_ID"
+TIMEOUT_EXIT = 124
+
+# TERM at the limit, KILL this much later (coreutils `timeout -k`).
+_KILL_AFTER_S = 1.0
+# Docker keeps an exec's stream open up to ~2 s after the command exits
+# when background processes still hold its output; then the host gives up.
+_HOST_GRACE_S = 4.0
+_KILLER_TIMEOUT_S = 10.0
+_REMOVE_WAIT_S = 15.0
+
+_KILL_SCRIPT = (
+    'for f in $(grep -lsz "^$1=$2\\$" /proc/[0-9]*/environ); do '
+    'p=${f#/proc/}; kill -9 "${p%/environ}" 2>/dev/null; done; exit 0'
+)
+
+
+class DockerSandbox(Sandbox):
+    """A running, hardened container; created and started by the constructor.
+
+    ``image`` defaults to `recipe.runtime_image_tag()`. ``llm_socket`` is a
+    host Unix socket (the LLM gateway's) to mount at `LLM_SOCKET_PATH`; the
+    sandbox user (uid 1000) must be allowed to connect to it. ``env`` is
+    the whole environment commands see besides PATH, HOME, USER and LANG:
+    nothing is inherited from the host.
+    """
+
+    def __init__(
+        self,
+        image: str | None = None,
+        limits: SandboxLimits | None = None,
+        *,
+        llm_socket: str | os.PathLike[str] | None = None,
+        env: Mapping[str, str] | None = None,
+        client: docker.DockerClient | None = None,
+    ) -> None:
+        self.limits = limits or SandboxLimits()
+        self.image = image or recipe.runtime_image_tag()
+        self.workdir = recipe.WORKSPACE
+        self._client = client or get_client()
+        self._api = self._client.api
+        self._lock = threading.RLock()
+        self._closed = False
+        self.id = ""
+        reaper.reap_orphans_once(self._client)
+
+        environment = {
+            "PATH": recipe.PATH,
+            "HOME": recipe.HOME,
+            "USER": recipe.SANDBOX_USER,
+            "LOGNAME": recipe.SANDBOX_USER,
+            "LANG": "C.UTF-8",
+        }
+        mounts = []
+        if llm_socket is not None:
+            mounts.append(_socket_mount(Path(llm_socket)))
+            environment["CLADE_LLM_SOCKET"] = LLM_SOCKET_PATH
+        environment.update(_check_env(env or {}))
+
+        self._deadline = time.monotonic() + self.limits.lifetime
+        try:
+            host_config = self._api.create_host_config(**self._host_config(mounts))
+            created = self._api.create_container(
+                self.image,
+                ["sleep", f"{self.limits.lifetime:.3f}"],
+                user=KEEPER_USER,
+                environment=environment,
+                working_dir=recipe.WORKSPACE,
+                hostname="sandbox",
+                labels=reaper.owner_labels(self.limits.lifetime),
+                host_config=host_config,
+            )
+        except docker.errors.ImageNotFound as exc:
+            raise missing_image_error(self.image) from exc
+        except docker.errors.NotFound as exc:
+            raise missing_image_error(self.image) from exc
+        except docker.errors.APIError as exc:
+            raise SandboxError(f"Docker refused to create a sandbox: {exc.explanation or exc}") from exc
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise unavailable(exc) from exc
+        self.id = created["Id"]
+        cleanup.register(self)
+        try:
+            self._api.start(self.id)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            self.close()
+            if is_connection_error(exc):
+                raise unavailable(exc) from exc
+            explanation = getattr(exc, "explanation", None) or exc
+            raise SandboxError(f"Docker could not start the sandbox: {explanation}") from exc
+
+    def _host_config(self, mounts: list[Mount]) -> dict[str, object]:
+        lim = self.limits
+        uid = recipe.SANDBOX_UID
+
+        def tmpfs(size: int, owner: bool, mode: str) -> str:
+            owned = f",uid={uid},gid={uid}" if owner else ""
+            return f"rw,exec,nosuid,nodev,size={format_size(size)},mode={mode}{owned}"
+
+        return {
+            "network_mode": "none",
+            "cap_drop": ["ALL"],
+            "security_opt": ["no-new-privileges:true"],
+            "read_only": True,
+            "tmpfs": {
+                recipe.WORKSPACE: tmpfs(lim.workspace_size, True, "0755"),
+                "/tmp": tmpfs(lim.tmp_size, False, "1777"),
+                recipe.HOME: tmpfs(lim.home_size, True, "0755"),
+            },
+            "shm_size": lim.shm_size,
+            "mem_limit": lim.memory,
+            "memswap_limit": lim.memory,
+            "nano_cpus": int(lim.cpus * 1e9),
+            "pids_limit": lim.pids,
+            "ulimits": [
+                Ulimit(name="nofile", soft=lim.nofile, hard=lim.nofile),
+                Ulimit(name="core", soft=0, hard=0),
+            ],
+            "init": True,
+            "auto_remove": True,
+            "log_config": LogConfig(type=LogConfig.types.NONE),
+            "mounts": mounts,
+            "ipc_mode": "private",
+        }
+
+    # ------------------------------------------------------------------ exec
+
+    def exec(
+        self,
+        cmd: Command,
+        *,
+        timeout: float | None = None,
+        workdir: str | None = None,
+        env: Mapping[str, str] | None = None,
+        input: bytes | str | None = None,
+    ) -> ExecResult:
+        argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [str(a) for a in cmd]
+        if not argv or any("\0" in a for a in argv):
+            raise SandboxError("the command is empty or contains a NUL byte; give an argv list or a shell string")
+        limit = self.limits.exec_timeout if timeout is None else float(timeout)
+        if limit <= 0:
+            raise SandboxError(f"timeout {timeout!r} must be a positive number of seconds")
+        limit = min(limit, self._remaining())
+        marker = uuid.uuid4().hex
+        wrapped = ["timeout", "-k", f"{_KILL_AFTER_S:g}", f"{max(limit, 0.01):.3f}", *argv]
+        capture = HeadTail(self.limits.max_output_bytes)
+        data = input.encode() if isinstance(input, str) else input
+        started = time.monotonic()
+        outcome = self._stream(
+            wrapped,
+            workdir=self._workdir(workdir),
+            env={**_check_env(env or {}), MARKER_ENV: marker},
+            deadline=started + limit + _KILL_AFTER_S + _HOST_GRACE_S,
+            on_stdout=capture.feed,
+            on_stderr=capture.feed,
+            stdin=data,
+        )
+        duration = time.monotonic() - started
+        timed_out = outcome.deadline_hit or (outcome.exit_code in (124, 137) and duration >= limit)
+        if outcome.exit_code is None and not outcome.deadline_hit:
+            if self._deadline > time.monotonic():
+                self._raise_if_gone()
+                raise SandboxError(
+                    f"Docker did not report how the command ended in sandbox {self.id[:12]}; "
+                    "check the daemon's health (`docker info`) and run it again"
+                )
+            timed_out = True  # the container ended under the command: its lifetime ran out
+        if timed_out:
+            self._kill_marked(marker)
+        return ExecResult(
+            exit_code=TIMEOUT_EXIT if timed_out else int(outcome.exit_code),  # type: ignore[arg-type]
+            output=capture.getvalue().decode("utf-8", errors="replace"),
+            timed_out=timed_out,
+            truncated=capture.truncated,
+            duration=duration,
+        )
+
+    def _stream(self, argv: list[str], **kwargs: object) -> stream.StreamOutcome:
+        """`stream.run_exec` with Docker's errors turned into sandbox errors."""
+        self._check_open()
+        try:
+            return stream.run_exec(self._api, self.id, argv, user=EXEC_USER, **kwargs)  # type: ignore[arg-type]
+        except docker.errors.NotFound as exc:
+            self._raise_if_gone()
+            raise SandboxError(f"Docker could not run the command: {exc.explanation or exc}") from exc
+        except docker.errors.APIError as exc:
+            if exc.status_code == 409:  # container not running
+                self._raise_if_gone()
+            raise SandboxError(f"Docker could not run the command: {exc.explanation or exc}") from exc
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            if is_connection_error(exc):
+                raise unavailable(exc) from exc
+            raise SandboxError(f"Docker could not run the command: {exc}") from exc
+
+    def _kill_marked(self, marker: str) -> None:
+        """Kill what is left of a timed-out exec, including processes that left its group."""
+        if self._closed or self._deadline <= time.monotonic():
+            return
+        try:
+            stream.run_exec(
+                self._api,
+                self.id,
+                ["/bin/sh", "-c", _KILL_SCRIPT, "sh", MARKER_ENV, marker],
+                user=EXEC_USER,
+                workdir="/",
+                env={},
+                deadline=time.monotonic() + _KILLER_TIMEOUT_S,
+                on_stdout=lambda _: None,
+                on_stderr=lambda _: None,
+            )
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            log.warning("could not kill the leftovers of a timed-out command in %s: %s", self.id[:12], exc)
+
+    # ----------------------------------------------------------------- files
+
+    def write_files(self, files: Mapping[str, bytes | str], *, mode: int = 0o644) -> None:
+        payload = {
+            transfer.sandbox_path(path, self.workdir): data.encode() if isinstance(data, str) else bytes(data)
+            for path, data in files.items()
+        }
+        if payload:
+            self._untar(transfer.pack_files(payload, mode), what=", ".join(payload))
+
+    def read_files(self, paths: Iterable[str]) -> dict[str, bytes]:
+        asked = {path: transfer.sandbox_path(path, self.workdir) for path in paths}
+        if not asked:
+            return {}
+        members = sorted({p.lstrip("/") for p in asked.values()})
+        archive, errors = self._tar_out(["--no-recursion", "-C", "/", "--", *members])
+        found = transfer.unpack_in_memory(archive, asked.values())
+        result: dict[str, bytes] = {}
+        for path, absolute in asked.items():
+            entry = found.get(absolute)
+            if entry is None:
+                raise _read_error(path, absolute, errors)
+            if not isinstance(entry, bytes):
+                raise NotARegularFile(
+                    f"{absolute} in the sandbox is {transfer.describe(entry)}, not a regular file; "
+                    "read the file it should contain, or use copy_out for a directory"
+                )
+            result[path] = entry
+        return result
+
+    def copy_in(self, host_path: str | Path, dest: str) -> None:
+        source = Path(host_path)
+        if not source.exists() and not source.is_symlink():
+            raise SandboxError(f"{source} does not exist on the host; nothing to copy into the sandbox")
+        target = transfer.sandbox_path(dest, self.workdir)
+        with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
+            transfer.pack_host_path(source, target, spool)
+            spool.seek(0)
+            self._untar(spool, what=target)
+
+    def copy_out(self, src: str, host_dir: str | Path) -> CopyReport:
+        source = transfer.sandbox_path(src, self.workdir)
+        parent, name = source.rsplit("/", 1)
+        with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
+            _, errors = self._tar_out(["-C", parent or "/", "--", name], sink=spool)
+            if "Cannot stat" in errors or spool.tell() == 0:
+                raise _read_error(src, source, errors)
+            spool.seek(0)
+            return transfer.safe_extract(spool, name, Path(host_dir))
+
+    def _untar(self, data: bytes | BinaryIO, what: str) -> None:
+        errors = HeadTail(8192)
+        outcome = self._stream(
+            ["tar", "-x", "-f", "-", "-C", "/", "--no-same-owner", "--no-overwrite-dir"],
+            workdir="/",
+            env={},
+            deadline=time.monotonic() + min(self.limits.transfer_timeout, self._remaining()),
+            on_stdout=errors.feed,
+            on_stderr=errors.feed,
+            stdin=data,
+        )
+        if outcome.exit_code != 0:
+            detail = errors.getvalue().decode(errors="replace").strip() or "timed out"
+            raise TransferFailed(
+                f"copying {what} into the sandbox failed: {detail}; write under {self.workdir} or /tmp, "
+                "and check the sandbox's disk limits"
+            )
+
+    def _tar_out(self, tar_args: list[str], sink: BinaryIO | None = None) -> tuple[bytes, str]:
+        """Run ``tar -c`` in the sandbox; return (archive bytes unless ``sink``, tar's messages)."""
+        cap = self.limits.max_transfer_bytes
+        received = bytearray()
+        errors = HeadTail(8192)
+        total = 0
+
+        def take(data: bytes) -> None:
+            nonlocal total
+            total += len(data)
+            if total > cap:
+                raise TransferTooLarge(
+                    f"copying out of the sandbox exceeded {format_size(cap)}; copy less, or raise "
+                    "max_transfer_bytes in the sandbox limits"
+                )
+            if sink is not None:
+                sink.write(data)
+            else:
+                received.extend(data)
+
+        marker = uuid.uuid4().hex
+        try:
+            outcome = self._stream(
+                ["tar", "-c", "-f", "-", *tar_args],
+                workdir="/",
+                env={MARKER_ENV: marker},
+                deadline=time.monotonic() + min(self.limits.transfer_timeout, self._remaining()),
+                on_stdout=take,
+                on_stderr=errors.feed,
+            )
+        except TransferTooLarge:
+            self._kill_marked(marker)
+            raise
+        if outcome.deadline_hit:
+            self._kill_marked(marker)
+            raise TransferFailed(
+                f"copying out of the sandbox took longer than {self.limits.transfer_timeout:g} s; "
+                "copy less, or raise transfer_timeout in the sandbox limits"
+            )
+        return bytes(received), errors.getvalue().decode(errors="replace")
+
+    # ------------------------------------------------------------- lifecycle
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    def remaining(self) -> float:
+        """Seconds left of the sandbox's lifetime."""
+        return self._remaining()
+
+    def _remaining(self) -> float:
+        left = self._deadline - time.monotonic()
+        if left <= 0:
+            raise SandboxExpired(
+                f"sandbox {self.id[:12]} reached its lifetime of {self.limits.lifetime:g} s and is gone; "
+                "open a new sandbox (or raise `lifetime` in its limits)"
+            )
+        return left
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise SandboxClosed(f"sandbox {self.id[:12]} is closed; open a new one")
+
+    def _raise_if_gone(self) -> None:
+        """Explain why the container is not there any more."""
+        self._check_open()
+        self._remaining()
+        try:
+            state = self._api.inspect_container(self.id)["State"]
+        except docker.errors.NotFound:
+            state = None
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            raise unavailable(exc) from exc
+        if state is None or not state.get("Running"):
+            raise SandboxError(
+                f"the container of sandbox {self.id[:12]} stopped or was removed from outside; open a new sandbox"
+            )
+
+    def _workdir(self, workdir: str | None) -> str:
+        return transfer.sandbox_path(workdir, self.workdir) if workdir else self.workdir
+
+    def close(self) -> None:
+        """Kill everything in the container and remove it. Never raises; idempotent."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+        cleanup.unregister(self)
+        if not self.id:
+            return
+        try:
+            self._api.remove_container(self.id, force=True)
+        except docker.errors.NotFound:
+            return
+        except docker.errors.APIError as exc:
+            if exc.status_code != 409:  # 409: Docker's auto-remove is already at it
+                log.warning("could not remove sandbox container %s: %s", self.id[:12], exc)
+                return
+            self._wait_removed()
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            log.warning("could not remove sandbox container %s (a later start reaps it): %s", self.id[:12], exc)
+
+    def _wait_removed(self) -> None:
+        give_up = time.monotonic() + _REMOVE_WAIT_S
+        while time.monotonic() < give_up:
+            try:
+                self._api.inspect_container(self.id)
+            except docker.errors.NotFound:
+                return
+            except (docker.errors.DockerException, requests.exceptions.RequestException):
+                return
+            time.sleep(0.05)
+
+    def __repr__(self) -> str:
+        state = "closed" if self._closed else "open"
+        return f"<DockerSandbox {self.id[:12]} {self.image} {state}>"
+
+
+def _check_env(env: Mapping[str, str]) -> dict[str, str]:
+    clean = {}
+    for key, value in env.items():
+        if not key or "=" in key or "\0" in key or "\0" in str(value):
+            raise SandboxError(f"environment variable name {key!r} is not valid; use letters, digits and _")
+        clean[key] = str(value)
+    return clean
+
+
+def _socket_mount(path: Path) -> Mount:
+    """A read-only bind mount of one Unix socket (connecting needs no write access to the mount)."""
+    if not path.is_absolute():
+        raise SocketMountError(f"socket path {path} must be absolute")
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        raise SocketMountError(f"socket {path} does not exist; start the LLM gateway first") from None
+    if not stat.S_ISSOCK(mode):
+        raise SocketMountError(f"{path} is not a Unix socket; give the gateway's socket path")
+    return Mount(target=LLM_SOCKET_PATH, source=str(path), type="bind", read_only=True)
+
+
+def _read_error(path: str, absolute: str, tar_messages: str) -> SandboxError:
+    if "No such file" in tar_messages:
+        return SandboxFileNotFound(f"{absolute} does not exist in the sandbox; check the path")
+    if "Permission denied" in tar_messages:
+        return SandboxError(f"{absolute} in the sandbox is not readable by the sandbox user")
+    detail = tar_messages.strip() or "tar gave no output"
+    return SandboxError(f"reading {path!r} from the sandbox failed: {shlex.quote(detail)}")
