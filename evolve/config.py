@@ -14,10 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 
 from archive.errors import CladeError
 from evolve.policies import POLICIES, make_policy
+from llm.config import BackendConfig
 from sandbox.limits import SandboxLimits
-
-DEFAULT_LOCAL_MODEL = "hosted_vllm/smollm2-135m-instruct"
-
 
 class ConfigError(CladeError):
     """A run configuration that does not validate; the message names each field."""
@@ -25,6 +23,10 @@ class ConfigError(CladeError):
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+
+class PromptsConfig(_Strict):
+    folder: Path | None = Field(None, description="a folder of prompt files overriding evolve/prompts/")
 
 
 class PolicyConfig(_Strict):
@@ -49,17 +51,22 @@ class BenchmarkConfig(_Strict):
 
 
 class ModelsConfig(_Strict):
-    """Which model does what; every call goes through the gateway."""
+    """The models behind the gateway, and which one does what. Every call
+    goes through the gateway, which holds the keys; roles name a backend."""
 
-    backend: str = Field(DEFAULT_LOCAL_MODEL, description="litellm model string of the default model")
-    api_base: str | None = Field(None, description="backend URL (default: the local vLLM server)")
-    api_key_env: str | None = Field(None, description="name of the environment variable holding the key")
-    solve: str | None = Field(None, description="model agents use on tasks (default: backend)")
-    self_improve: str | None = Field(None, description="model the parent agent uses on its own code")
-    diagnosis: str | None = Field(None, description="model that turns a failure into a proposal")
+    backends: list[BackendConfig] = Field(default_factory=lambda: [BackendConfig()])
+    solve: str = Field("local", description="backend agents use on tasks")
+    self_improve: str = Field("local", description="backend the parent agent uses on its own code")
+    diagnosis: str = Field("local", description="backend that turns a failure into a proposal")
+    diagnosis_max_chars: int = Field(24_000, ge=2_000, description="prompt size of the diagnosis")
 
-    def for_role(self, role: Literal["solve", "self_improve", "diagnosis"]) -> str:
-        return getattr(self, role) or self.backend
+    @model_validator(mode="after")
+    def _roles_name_backends(self) -> "ModelsConfig":
+        names = [b.name for b in self.backends]
+        for role in ("solve", "self_improve", "diagnosis"):
+            if getattr(self, role) not in names:
+                raise ValueError(f"{role} names backend {getattr(self, role)!r}, but the backends are {names}")
+        return self
 
 
 class BudgetConfig(_Strict):
@@ -78,6 +85,9 @@ class TimeoutConfig(_Strict):
 
 
 class AgentConfig(_Strict):
+    """Limits passed to every agent run (as CLADE_AGENT_* variables, which an
+    evolved agent may ignore: the sandbox's wall clock still bounds it)."""
+
     max_steps: int = Field(30, gt=0)
     max_tokens: int = Field(200_000, gt=0)
 
@@ -100,6 +110,7 @@ class RunConfig(_Strict):
     agent: AgentConfig = Field(default_factory=AgentConfig)
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
     final: FinalConfig = Field(default_factory=FinalConfig)
+    prompts: PromptsConfig = Field(default_factory=PromptsConfig)
 
 
 def describe_errors(error: ValidationError) -> str:

@@ -8,8 +8,10 @@ failed but whose descendants succeed is exactly what CMP exists to find); otherw
 drawn on its own counts; optional cool-down that multiplies every posterior's
 parameters by (T / (T - n)) ** beta as the budget runs out. Two deliberate
 choices: "nodes" counts every expansion attempt, valid or not, so a backbone
-that writes only invalid children cannot starve evaluation; and the first
-`initial_expansions` children of the root come before the loop, as in HGM.
+that writes only invalid children cannot starve evaluation; and the root is
+first evaluated on `root_evaluations` tasks (HGM starts from a pre-evaluated
+seed: an expansion needs a result to learn from), then expanded
+`initial_expansions` times before the loop, as in HGM.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ from evolve.state import TreeState
 class HGMPolicy(Policy):
     alpha: float = 0.6
     initial_expansions: int = 5
+    root_evaluations: int = 3
     cooldown: bool = False
     cooldown_beta: float = 1.0
     name: str = "hgm"
@@ -39,7 +42,12 @@ class HGMPolicy(Policy):
         n = state.size
         if n == 0:
             return None
+        root_tried, root_done = int(state.n_tried[0]), int(state.own_s[0] + state.own_f[0])
+        if root_tried < min(self.root_evaluations, len(state.tasks)):
+            return self._evaluate(state, np.array([0]), rng, 1.0)  # an expansion needs a failure to learn from
         if state.children[0] < self.initial_expansions:
+            if root_done == 0:
+                return None  # the root's first results are still running
             return Expand(int(state.ids[0]))
         scale = self._scale(budget)
         attempts = n - 1 + state.pending_expansions
@@ -49,9 +57,18 @@ class HGMPolicy(Policy):
             if len(parents):
                 i = thompson_pick(parents, state.clade_s, state.clade_f, rng, scale)
                 return Expand(int(state.ids[i]))
-        candidates = np.flatnonzero(state.valid[:n] & (state.n_tried[:n] < len(state.tasks)))
+        return self._evaluate(state, np.flatnonzero(state.valid[:n] & (state.n_tried[:n] < len(state.tasks))), rng, scale)
+
+    def _evaluate(self, state: TreeState, candidates: np.ndarray, rng: np.random.Generator, scale: float) -> Action:
+        """One random untried task on a candidate drawn on its own counts."""
         if not len(candidates):
             return None
         i = thompson_pick(candidates, state.own_s, state.own_f, rng, scale)
         untried = [t for t in state.tasks if t not in state.tried[i]]
         return Evaluate(int(state.ids[i]), untried[int(rng.integers(len(untried)))])
+
+    def evaluate_only(self, state: TreeState, rng: np.random.Generator, budget: Budget) -> Action:
+        """The evaluation branch alone, for when the expansion budget is spent."""
+        n = state.size
+        candidates = np.flatnonzero(state.valid[:n] & (state.n_tried[:n] < len(state.tasks)))
+        return self._evaluate(state, candidates, rng, self._scale(budget))

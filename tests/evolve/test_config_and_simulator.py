@@ -23,7 +23,7 @@ def test_yaml_then_overrides(tmp_path: Path) -> None:
     assert (config.name, config.workers, config.budget.task_evaluations) == ("mine", 3, 60)
     assert config.policy.params == {"alpha": 0.5} and config.benchmark.tasks == ["a", "b"]
     assert config.sandbox.memory == 1024**3
-    assert config.models.for_role("diagnosis") == config.models.backend
+    assert config.models.diagnosis == config.models.backends[0].name == "local"
 
 
 @pytest.mark.parametrize(
@@ -36,6 +36,7 @@ def test_yaml_then_overrides(tmp_path: Path) -> None:
         ("- a list\n", [], "must hold a mapping"),
         ("budget: [\n", [], "is not valid YAML"),
         ("", ["budget"], "is not KEY=VALUE"),
+        ("models: {solve: gpt}\n", [], "solve names backend 'gpt', but the backends are ['local']"),
     ],
 )
 def test_bad_configs_name_the_field(tmp_path: Path, content: str, overrides: list[str], message: str) -> None:

@@ -47,20 +47,28 @@ def test_dispatched_tasks_count_as_tried_until_they_finish() -> None:
     assert rebuilt.counts(1) == (1, 0, 1, 0) and rebuilt.in_flight[0] == 1 and rebuilt.n_tried[0] == 2
 
 
-def test_hgm_expands_the_root_first_then_follows_the_alpha_rule() -> None:
-    hgm = make_policy("hgm", alpha=0.6, initial_expansions=2)
+def test_hgm_evaluates_then_expands_the_root_then_follows_the_alpha_rule() -> None:
+    hgm = make_policy("hgm", alpha=0.6, initial_expansions=2, root_evaluations=2)
     rng = np.random.default_rng(0)
     state = build(nodes=[(1, None, True)])
+    for _ in range(2):  # the seed's own results first: an expansion learns from a failure
+        action = hgm.next_action(state, rng, Budget(100))
+        assert isinstance(action, Evaluate) and action.node_id == 1
+        state.start(1, action.task_id)
+    assert hgm.next_action(state, rng, Budget(100)) is None  # both still running
+    for task in list(state.tried[0]):
+        state.record(1, task, False)
     assert hgm.next_action(state, rng, Budget(100)) == Expand(1)
-    state = build(nodes=[(1, None, True), (2, 1, True), (3, 1, True)])
-    # 0 evaluations: 0 ** 0.6 = 0 < 2 nodes beyond the root -> evaluate
+    state = build(nodes=[(1, None, True), (2, 1, True), (3, 1, True)], results=[(1, "UU")])
+    # 2 evaluations: 2 ** 0.6 = 1.52 < 2 nodes beyond the root -> evaluate
     action = hgm.next_action(state, rng, Budget(100))
     assert isinstance(action, Evaluate) and action.task_id in TASKS
-    # 4 evaluations: 4 ** 0.6 = 2.30 >= 2 -> expand a node with a success in its clade
-    state = build(nodes=[(1, None, True), (2, 1, True), (3, 1, True)], results=[(2, "RR"), (3, "UU")])
+    # 6 evaluations: 6 ** 0.6 = 2.93 >= 2 -> expand a node with a success in its clade
+    state = build(nodes=[(1, None, True), (2, 1, True), (3, 1, True)], results=[(1, "UU"), (2, "RR"), (3, "UU")])
     assert hgm.next_action(state, rng, Budget(100)) in {Expand(1), Expand(2)}
-    state.pending_expansions = 1  # one more expansion running: 2.30 < 3 -> evaluate
+    state.pending_expansions = 1  # one more expansion running: 2.93 < 3 -> evaluate
     assert isinstance(hgm.next_action(state, rng, Budget(100)), Evaluate)
+    assert isinstance(hgm.evaluate_only(state, rng, Budget(100)), Evaluate)
 
 
 def test_hgm_expands_by_clade_not_by_own_score() -> None:
