@@ -55,6 +55,30 @@ class ArchiveRepository:
         with self.db.session() as s:
             return list(s.scalars(select(Run).order_by(Run.id)))
 
+    def set_best_node(self, run_id: int, node_id: int | None) -> Run:
+        with self.db.session() as s:
+            run = _get(s, Run, run_id, _RUN_HINT)
+            run.best_node_id = node_id
+            return run
+
+    def pending_work(self, run_id: int) -> tuple[list[Node], list[Evaluation]]:
+        """Expansions and evaluations that were started and never finished
+        (the process died): a resumed run picks them up again."""
+        with self.db.session() as s:
+            nodes = s.scalars(
+                select(Node)
+                .where(Node.run_id == run_id, Node.status.in_([NodeStatus.PROPOSED, NodeStatus.BUILDING]))
+                .order_by(Node.id)
+            )
+            evaluations = s.scalars(
+                select(Evaluation).where(Evaluation.run_id == run_id, Evaluation.outcome.is_(None)).order_by(Evaluation.id)
+            )
+            return list(nodes), list(evaluations)
+
+    def run_evaluations(self, run_id: int) -> list[Evaluation]:
+        with self.db.session() as s:
+            return list(s.scalars(select(Evaluation).where(Evaluation.run_id == run_id).order_by(Evaluation.id)))
+
     def set_run_status(self, run_id: int, status: RunStatus) -> Run:
         with self.db.session() as s:
             run = _get(s, Run, run_id, _RUN_HINT)
@@ -107,15 +131,17 @@ class ArchiveRepository:
         status: NodeStatus | None = None,
         commit: str | None = None,
         failure_reason: str | None = None,
+        proposal: dict[str, Any] | None = None,
+        entry_task: str | None = None,
     ) -> Node:
+        """Set the given fields (None leaves a field as it is)."""
+        changes = {"status": status, "commit": commit, "failure_reason": failure_reason,
+                   "proposal": proposal, "entry_task": entry_task}
         with self.db.session() as s:
             node = _get(s, Node, node_id, _NODE_HINT)
-            if status is not None:
-                node.status = status
-            if commit is not None:
-                node.commit = commit
-            if failure_reason is not None:
-                node.failure_reason = failure_reason
+            for field, value in changes.items():
+                if value is not None:
+                    setattr(node, field, value)
             return node
 
     def list_nodes(self, run_id: int) -> list[Node]:

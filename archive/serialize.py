@@ -27,6 +27,7 @@ def run_dict(run: Run) -> dict[str, Any]:
         "prompt_tokens": run.prompt_tokens,
         "completion_tokens": run.completion_tokens,
         "cost_usd": run.cost_usd,
+        "best_node_id": run.best_node_id,
         "created_at": timestamp(run.created_at),
         "started_at": timestamp(run.started_at),
         "finished_at": timestamp(run.finished_at),
