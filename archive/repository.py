@@ -280,13 +280,15 @@ class ArchiveRepository:
             s.flush()
             return call
 
-    def llm_calls(self, *, run_id: int | None = None, node_id: int | None = None) -> list[LLMCall]:
+    def llm_calls(
+        self, *, run_id: int | None = None, node_id: int | None = None, evaluation_id: int | None = None
+    ) -> list[LLMCall]:
         with self.db.session() as s:
             query = select(LLMCall).order_by(LLMCall.id)
-            if run_id is not None:
-                query = query.where(LLMCall.run_id == run_id)
-            if node_id is not None:
-                query = query.where(LLMCall.node_id == node_id)
+            for column, value in ((LLMCall.run_id, run_id), (LLMCall.node_id, node_id),
+                                  (LLMCall.evaluation_id, evaluation_id)):
+                if value is not None:
+                    query = query.where(column == value)
             return list(s.scalars(query))
 
     # -- events -------------------------------------------------------------

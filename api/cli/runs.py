@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from api.cli.context import JSON_OPTION, archive, print_json
+from archive.models import RunStatus
 from archive.serialize import run_dict
 from archive.tree import TreeNode
 
@@ -63,3 +66,109 @@ def _depth_first(nodes: dict[int, TreeNode]) -> list[TreeNode]:
         order.append(node)
         stack.extend(nodes[c] for c in reversed(node.children))
     return order
+
+
+SET_OPTION = typer.Option([], "--set", help="Override a setting: KEY=VALUE, e.g. budget.task_evaluations=50.")
+
+
+@app.command("start")
+def start(
+    config_path: Path = typer.Argument(..., help="Run configuration (YAML)."),
+    overrides: list[str] = SET_OPTION,
+    detach: bool = typer.Option(False, "--detach", help="Run in the background and return at once."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Start an evolution run from a configuration file."""
+    from evolve.config import load_config
+    from evolve.runner import create_run
+
+    config = load_config(config_path, overrides)
+    run = create_run(archive(), config)
+    _drive(run.id, detach, as_json)
+
+
+@app.command("resume")
+def resume(
+    run_id: int = typer.Argument(..., help="Run id."),
+    detach: bool = typer.Option(False, "--detach", help="Run in the background and return at once."),
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Continue a paused or interrupted run; work that was under way is done again."""
+    _drive(run_id, detach, as_json)
+
+
+@app.command("pause")
+def pause(run_id: int = typer.Argument(..., help="Run id.")) -> None:
+    """Stop dispatching new work; what is under way finishes and is recorded."""
+    from evolve.runner import request_stop
+
+    request_stop(archive(), run_id, RunStatus.PAUSED)
+    typer.echo(f"run {run_id}: pause requested (resume with `clade run resume {run_id}`)")
+
+
+@app.command("cancel")
+def cancel(run_id: int = typer.Argument(..., help="Run id.")) -> None:
+    """End the run for good; what is under way finishes and is recorded."""
+    from evolve.runner import request_stop
+
+    request_stop(archive(), run_id, RunStatus.CANCELLED)
+    typer.echo(f"run {run_id}: cancelled")
+
+
+@app.command("status")
+def status(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JSON_OPTION) -> None:
+    """Status, budget spent, counters and the best node so far."""
+    from evolve.runner import engine_alive
+
+    repo = archive().repo
+    data = run_dict(repo.get_run(run_id))
+    nodes, evaluations = repo.pending_work(run_id)
+    data["engine_alive"] = engine_alive(archive(), run_id)
+    data["under_way"] = {"expansions": [n.id for n in nodes], "evaluations": [e.id for e in evaluations]}
+    tree = repo.tree(run_id)
+    data["valid_nodes"] = sum(1 for n in tree.values() if n.status == "valid")
+    if as_json:
+        print_json(data)
+        return
+    console = Console()
+    console.print(f"[bold]run {run_id}[/bold] {data['name']}: {data['status']}"
+                  f"{' (engine running)' if data['engine_alive'] else ''}", markup=True)
+    console.print(f"nodes {data['nodes']} ({data['valid_nodes']} valid), evaluations {data['evaluations']}, "
+                  f"model calls {data['llm_calls']}, tokens {data['prompt_tokens'] + data['completion_tokens']}, "
+                  f"cost {data['cost_usd']:.4f} USD", markup=False)
+    console.print(f"best node: {data['best_node_id'] or '-'}", markup=False)
+
+
+def _drive(run_id: int, detach: bool, as_json: bool) -> None:
+    from evolve.runner import detach as detach_run
+    from evolve.runner import drive
+
+    if detach:
+        pid = detach_run(archive(), run_id)
+        if as_json:
+            print_json({"run_id": run_id, "pid": pid})
+        else:
+            typer.echo(f"run {run_id} is running in the background (pid {pid}); "
+                       f"watch it with `clade run status {run_id}`")
+        return
+    final = _drive_live(run_id, drive) if not as_json else drive(archive(), run_id)
+    run = archive().repo.get_run(run_id)
+    if as_json:
+        print_json(run_dict(run))
+    else:
+        typer.echo(f"run {run_id}: {final.value}; best node {run.best_node_id or '-'}")
+
+
+def _drive_live(run_id: int, drive) -> RunStatus:  # type: ignore[no-untyped-def]
+    from rich.live import Live
+
+    def view(progress) -> Table:  # type: ignore[no-untyped-def]
+        table = Table(title=f"run {run_id}", show_header=False)
+        table.add_row("evaluations", f"{progress.evaluations_finished} / {progress.evaluations_budget}")
+        table.add_row("nodes", f"{progress.nodes} ({progress.valid} valid)")
+        table.add_row("best", f"node {progress.best_node_id or '-'} ({progress.best_score})")
+        table.add_row("under way", ", ".join(progress.running) or "-")
+        return table
+
+    with Live(Table(title=f"run {run_id}: starting"), refresh_per_second=4, transient=False) as live:
+        return drive(archive(), run_id, on_progress=lambda p: live.update(view(p)))

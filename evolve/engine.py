@@ -1,0 +1,390 @@
+"""The run engine: decide, persist, dispatch, record — until the budget is spent.
+
+One driver thread owns the archive and the tree's counts; workers only run
+units (evolve.work) and hand back results. Every piece of work is written
+down before it starts — an expansion as a `building` node, an evaluation as
+a row without an outcome — so a process killed at any moment leaves a
+record of exactly what was under way, and `resume` runs those same rows
+again: nothing is lost, nothing is recorded twice. Sandboxes of a dead
+process are reaped by the sandbox room when the next one starts.
+
+Pause and cancel are requests written into the run's status (by the CLI or
+the API, from any process); the driver sees them within a second, stops
+dispatching, and lets the work under way finish and be recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import tempfile
+import time
+from collections.abc import Callable
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from archive import Archive
+from archive.errors import PatchDoesNotApply
+from archive.models import Evaluation, Node, NodeStatus, Outcome, RunStatus
+from evaluator.agent_run import AgentLimits, ModelAccess
+from evolve.config import RunConfig
+from evolve.diagnosis import EntryMaterial
+from evolve.entry import Entry, TaskRecord, choose_entry
+from evolve.evaluation import EvaluateResult, EvaluateUnit, run_evaluation
+from evolve.executor import Executor, LocalExecutor
+from evolve.final import best_belief
+from evolve.policies import Budget, Evaluate, Expand, make_policy
+from evolve.seed import agent_code
+from evolve.state import TreeState
+from evolve.work import ExpandResult, ExpandUnit, GatewayAccess, pack_code, run_expansion
+from evaluator.task import Task
+from llm.config import Budget as LLMBudget
+from llm.config import GatewayConfig
+from llm.gateway import Gateway
+from sandbox.errors import DockerUnavailable, ImageMissing
+
+log = logging.getLogger(__name__)
+STOP_REQUESTS = {RunStatus.PAUSED, RunStatus.CANCELLED}
+FATAL_ERRORS = (DockerUnavailable, ImageMissing)  # no sandbox can run: stop, keep the work pending
+
+
+@dataclass
+class Progress:
+    """What a live view shows; handed to the progress callback after every change."""
+
+    nodes: int
+    valid: int
+    evaluations_finished: int
+    evaluations_budget: int
+    running: list[str]
+    best_node_id: int | None
+    best_score: str
+
+
+class RunEngine:
+    def __init__(
+        self,
+        archive: Archive,
+        run_id: int,
+        config: RunConfig,
+        tasks: list[Task],
+        *,
+        executor: Executor | None = None,
+        gateway: Gateway | None = None,
+        on_progress: Callable[[Progress], None] | None = None,
+    ) -> None:
+        self.archive, self.repo, self.run_id, self.config = archive, archive.repo, run_id, config
+        self.tasks = {t.instance_id: t for t in tasks}
+        if not self.tasks:
+            raise ValueError("a run needs at least one task")
+        self.policy = make_policy(config.policy.name, **config.policy.params)
+        self.executor = executor or LocalExecutor(config.workers)
+        self._own_gateway = gateway is None
+        self._socket_dir: tempfile.TemporaryDirectory[str] | None = None
+        self.gateway = gateway or self._start_gateway()
+        self.on_progress = on_progress
+        self.logs = archive.home.logs_dir(run_id)
+        self.in_flight: dict[Future, tuple[str, int]] = {}
+        self.rng = np.random.default_rng(config.seed + self.repo.get_run(run_id).last_event_seq)
+        self.entry_rng = random.Random(config.seed + self.repo.get_run(run_id).nodes_count)
+        self.state = self._load_state()
+
+    # -- set-up ---------------------------------------------------------------
+    def _start_gateway(self) -> Gateway:
+        # A short private folder: Unix socket paths are limited to 107 bytes.
+        self._socket_dir = tempfile.TemporaryDirectory(prefix="clade-gw-")
+        Path(self._socket_dir.name).chmod(0o755)  # the sandbox user must reach the socket
+        budget = self.config.budget
+        config = GatewayConfig(
+            backends=self.config.models.backends,
+            socket_path=Path(self._socket_dir.name) / "llm.sock",
+            run_budget=LLMBudget(tokens=budget.tokens, usd=budget.usd),
+        )
+        return Gateway(config, repo=self.repo).start()
+
+    def _load_state(self) -> TreeState:
+        nodes = [(n.id, n.parent_id, n.status == NodeStatus.VALID) for n in self.repo.list_nodes(self.run_id)]
+        evaluations = [
+            (e.node_id, e.task_id, None if e.outcome is None else e.outcome == Outcome.RESOLVED)
+            for e in self.repo.run_evaluations(self.run_id)
+            if e.task_id in self.tasks
+        ]
+        return TreeState.from_rows(list(self.tasks), nodes, evaluations)
+
+    # -- the loop ---------------------------------------------------------------
+    def run(self) -> RunStatus:
+        run = self.repo.set_run_status(self.run_id, RunStatus.RUNNING)
+        self._event("run_started" if run.evaluations_count == 0 and run.nodes_count <= 1 else "run_resumed")
+        started = time.monotonic()
+        try:
+            self._redo_pending()
+            stop = False
+            while True:
+                status = self.repo.get_run(self.run_id).status
+                stop = stop or status in STOP_REQUESTS or self._budget_spent(started)
+                if not stop:
+                    self._fill_slots()
+                if not self.in_flight:
+                    break
+                finished, _ = wait(list(self.in_flight), timeout=1.0, return_when=FIRST_COMPLETED)
+                for future in finished:
+                    self._record(future)
+                self._report()
+            final = self.repo.get_run(self.run_id).status
+            if final in STOP_REQUESTS:
+                self._event(f"run_{final.value}")
+                return final
+            return self._finish()
+        except FATAL_ERRORS as exc:
+            self._drain()
+            self.repo.set_run_status(self.run_id, RunStatus.FAILED)
+            self._event("run_failed", {"error": str(exc), "fix": "fix the cause, then `clade run resume`"})
+            raise
+        except BaseException as exc:
+            self._drain()
+            self.repo.set_run_status(self.run_id, RunStatus.FAILED)
+            self._event("run_failed", {"error": f"{type(exc).__name__}: {exc}"})
+            raise
+        finally:
+            self.close()
+
+    def _budget_spent(self, started: float) -> bool:
+        budget = self.config.budget
+        run = self.repo.get_run(self.run_id)
+        if run.evaluations_count >= budget.task_evaluations:
+            return True
+        if budget.wall_seconds is not None and time.monotonic() - started >= budget.wall_seconds:
+            return True
+        if budget.tokens is not None and run.prompt_tokens + run.completion_tokens >= budget.tokens:
+            return True
+        return budget.usd is not None and run.cost_usd >= budget.usd
+
+    def _fill_slots(self) -> None:
+        budget = Budget(self.config.budget.task_evaluations, self.repo.get_run(self.run_id).evaluations_count)
+        while len(self.in_flight) < self.config.workers:
+            if self.repo.get_run(self.run_id).evaluations_count >= self.config.budget.task_evaluations:
+                return
+            action = self.policy.next_action(self.state, self.rng, budget)
+            if isinstance(action, Expand) and not self._may_expand():
+                evaluate_only = getattr(self.policy, "evaluate_only", None)
+                action = evaluate_only(self.state, self.rng, budget) if evaluate_only else None
+            if action is None:
+                return
+            if isinstance(action, Expand):
+                node = self.repo.add_node(self.run_id, action.parent_id, status=NodeStatus.BUILDING)
+                self.state.add_node(node.id, action.parent_id, valid=False)
+                self._dispatch_expansion(node)
+            elif isinstance(action, Evaluate):
+                evaluation = self.repo.start_evaluation(action.node_id, action.task_id)
+                self.state.start(action.node_id, action.task_id)
+                self._dispatch_evaluation(evaluation)
+            budget.spent = self.repo.get_run(self.run_id).evaluations_count
+
+    def _may_expand(self) -> bool:
+        limit = self.config.budget.expansions
+        return limit is None or self.state.size - 1 < limit
+
+    def _redo_pending(self) -> None:
+        """Work a killed process left under way runs again, on the same rows."""
+        nodes, evaluations = self.repo.pending_work(self.run_id)
+        for node in nodes:
+            self._event("expansion_resumed", {"node_id": node.id})
+            self._dispatch_expansion(node)
+        for evaluation in evaluations:
+            if evaluation.task_id in self.tasks:
+                self._event("evaluation_resumed", {"evaluation_id": evaluation.id})
+                self._dispatch_evaluation(evaluation)
+
+    # -- dispatch ---------------------------------------------------------------
+    def _dispatch_expansion(self, node: Node) -> None:
+        assert node.parent_id is not None
+        entry, material = self._entry(node)
+        self.repo.update_node(node.id, status=NodeStatus.BUILDING, entry_task=entry.label)
+        with tempfile.TemporaryDirectory(prefix="clade-parent-") as tmp:
+            code = pack_code(agent_code(self.archive, node.parent_id, Path(tmp)))
+        models, timeouts = self.config.models, self.config.timeouts
+        unit = ExpandUnit(
+            run_id=self.run_id, node_id=node.id, parent_id=node.parent_id, parent_code=code, entry=entry,
+            material=material,
+            gateway=GatewayAccess(
+                socket_path=str(self.gateway.config.socket_path),
+                diagnosis_model=models.diagnosis,
+                diagnosis_token=self._token(node.id, None, "diagnosis"),
+                self_improve=ModelAccess(str(self.gateway.config.socket_path), models.self_improve,
+                                         self._token(node.id, None, "self_improve")),
+            ),
+            limits=self.config.sandbox,
+            agent_limits=AgentLimits(self.config.agent.max_steps, self.config.agent.max_tokens,
+                                     timeouts.self_improve_seconds),
+            validation_seconds=timeouts.validation_seconds,
+            diagnosis_max_chars=models.diagnosis_max_chars,
+            prompts_dir=str(self.config.prompts.folder) if self.config.prompts.folder else None,
+        )
+        self._event("expansion_started", {"node_id": node.id, "parent_id": node.parent_id, "entry": entry.label})
+        self.in_flight[self.executor.submit(run_expansion, unit)] = ("expand", node.id)
+
+    def _dispatch_evaluation(self, evaluation: Evaluation) -> None:
+        with tempfile.TemporaryDirectory(prefix="clade-agent-") as tmp:
+            code = pack_code(agent_code(self.archive, evaluation.node_id, Path(tmp)))
+        unit = EvaluateUnit(
+            evaluation_id=evaluation.id,
+            node_id=evaluation.node_id,
+            task=self.tasks[evaluation.task_id],
+            agent_code=code,
+            access=ModelAccess(str(self.gateway.config.socket_path), self.config.models.solve,
+                               self._token(evaluation.node_id, evaluation.id, "solve")),
+            limits=self.config.sandbox,
+            agent_limits=AgentLimits(self.config.agent.max_steps, self.config.agent.max_tokens,
+                                     self.config.timeouts.agent_seconds),
+            tests_seconds=self.config.timeouts.tests_seconds,
+        )
+        self._event("evaluation_started", {"evaluation_id": evaluation.id, "node_id": evaluation.node_id,
+                                           "task_id": evaluation.task_id})
+        self.in_flight[self.executor.submit(run_evaluation, unit)] = ("evaluate", evaluation.id)
+
+    def _token(self, node_id: int, evaluation_id: int | None, purpose: str) -> str:
+        return self.gateway.issue_token(run_id=self.run_id, node_id=node_id, evaluation_id=evaluation_id,
+                                        purpose=purpose)
+
+    def _entry(self, node: Node) -> tuple[Entry, EntryMaterial]:
+        """The parent's failure this expansion learns from (kept on resume)."""
+        finished = [e for e in self.repo.node_evaluations(node.parent_id) if e.outcome is not None]
+        records = [
+            TaskRecord(e.id, e.task_id, e.outcome == Outcome.RESOLVED, bool((e.details or {}).get("empty_patch")),
+                       bool((e.details or {}).get("context_overflow")))
+            for e in finished
+        ]
+        entry = None
+        if node.entry_task:  # resumed: the same entry as before
+            chosen = [r for r in records if r.task_id == node.entry_task]
+            kind = node.entry_task.removeprefix("solve_")
+            if chosen:
+                entry = Entry("task", chosen[0])
+            elif kind in {"empty_patches", "stochasticity", "context_length"} and records:
+                entry = Entry(kind, records[0])  # type: ignore[arg-type]
+        entry = entry or choose_entry(records, self.entry_rng)
+        if entry is None:
+            raise RuntimeError(f"node {node.parent_id} has no finished evaluation to learn from")
+        evaluation = next(e for e in finished if e.id == entry.task.evaluation_id)
+        folder = Path(evaluation.log_path) if evaluation.log_path else None
+
+        def read(name: str) -> str:
+            path = folder / name if folder else None
+            return path.read_text(errors="replace") if path and path.is_file() else ""
+
+        task = self.tasks.get(evaluation.task_id)
+        material = EntryMaterial(
+            task_id=evaluation.task_id,
+            problem_statement=task.problem_statement if task else "",
+            trajectory=read("trajectory.jsonl"),
+            patch=read("patch.diff"),
+            outcome=f"{evaluation.outcome.value}: {evaluation.reason or ''}",
+            test_output=read("test_output.txt"),
+        )
+        return entry, material
+
+    # -- recording ---------------------------------------------------------------
+    def _record(self, future: Future) -> None:
+        kind, row_id = self.in_flight.pop(future)
+        error = future.exception()
+        if isinstance(error, FATAL_ERRORS):
+            raise error
+        if kind == "expand":
+            self._record_expansion(row_id, future.result() if error is None else None, error)
+        else:
+            self._record_evaluation(row_id, future.result() if error is None else None, error)
+
+    def _record_expansion(self, node_id: int, result: ExpandResult | None, error: BaseException | None) -> None:
+        if result is None:
+            result = ExpandResult(node_id, False, "worker", f"the expansion crashed: {type(error).__name__}: {error}")
+        if result.patch:
+            try:
+                self.archive.attach_patch(node_id, result.patch)
+            except PatchDoesNotApply as exc:
+                result.ok, result.stage, result.reason = False, "patch", str(exc)
+        self._write_logs(f"node-{node_id}", result.logs)
+        status = NodeStatus.VALID if result.ok else NodeStatus.INVALID
+        self.repo.update_node(node_id, status=status, proposal=result.proposal,
+                              failure_reason=None if result.ok else f"{result.stage}: {result.reason}")
+        self.state.set_valid(node_id, result.ok)
+        self._event("expansion_finished", {"node_id": node_id, "status": status.value, "stage": result.stage,
+                                           "reason": result.reason, "seconds": round(result.duration_s, 1)})
+
+    def _record_evaluation(self, evaluation_id: int, result: EvaluateResult | None, error: BaseException | None) -> None:
+        evaluation = self.repo.get_evaluation(evaluation_id)
+        if result is None:
+            result = EvaluateResult(evaluation_id, Outcome.ERROR,
+                                    f"the evaluation crashed: {type(error).__name__}: {error}")
+        folder = self._write_logs(f"evaluation-{evaluation_id}", result.logs)
+        self.gateway.flush()
+        calls = self.repo.llm_calls(run_id=self.run_id, evaluation_id=evaluation_id)
+        self.repo.finish_evaluation(
+            evaluation_id, result.outcome, duration_s=result.duration_s, reason=result.reason,
+            log_path=str(folder), details=result.details,
+            prompt_tokens=sum(c.prompt_tokens for c in calls), completion_tokens=sum(c.completion_tokens for c in calls),
+            cost_usd=sum(c.cost_usd for c in calls),
+        )
+        self.state.record(evaluation.node_id, evaluation.task_id, result.outcome == Outcome.RESOLVED)
+        self._event("evaluation_finished", {"evaluation_id": evaluation_id, "node_id": evaluation.node_id,
+                                            "task_id": evaluation.task_id, "outcome": result.outcome.value})
+
+    def _write_logs(self, name: str, files: dict[str, str]) -> Path:
+        folder = self.logs / name
+        folder.mkdir(parents=True, exist_ok=True)
+        for file_name, text in files.items():
+            (folder / Path(file_name).name).write_text(text)
+        return folder
+
+    # -- the end ------------------------------------------------------------------
+    def _finish(self) -> RunStatus:
+        final = self.config.final
+        best = best_belief(self.state, final.quantile, final.min_evaluations)
+        self.repo.set_best_node(self.run_id, best.node_id if best else None)
+        self.repo.set_run_status(self.run_id, RunStatus.FINISHED)
+        self._event("run_finished", {"best_node_id": best.node_id if best else None,
+                                     "best": f"{best.resolved}/{best.total}" if best else None})
+        self._report()
+        return RunStatus.FINISHED
+
+    def _drain(self) -> None:
+        """Wait for work under way and record what finished (a fatal error
+        leaves the rest pending for resume)."""
+        for future in list(self.in_flight):
+            try:
+                future.result(timeout=max(self.config.timeouts.agent_seconds, 60) * 2)
+            except Exception:  # noqa: BLE001 - left pending: resume redoes it
+                self.in_flight.pop(future, None)
+                continue
+            try:
+                self._record(future)
+            except Exception:  # noqa: BLE001
+                log.exception("could not record finished work while stopping")
+
+    def close(self) -> None:
+        self.executor.shutdown()
+        if self._own_gateway:
+            self.gateway.stop()
+        if self._socket_dir is not None:
+            self._socket_dir.cleanup()
+
+    # -- events and progress ----------------------------------------------------
+    def _event(self, kind: str, payload: dict[str, Any] | None = None) -> None:
+        self.repo.append_event(self.run_id, kind, payload or {})
+
+    def _report(self) -> None:
+        if self.on_progress is None:
+            return
+        n = self.state.size
+        best = best_belief(self.state, self.config.final.quantile, self.config.final.min_evaluations)
+        running = [f"{kind} {row}" for kind, row in self.in_flight.values()]
+        self.on_progress(Progress(
+            nodes=n, valid=int(self.state.valid[:n].sum()), evaluations_finished=self.state.finished_evaluations,
+            evaluations_budget=self.config.budget.task_evaluations, running=running,
+            best_node_id=best.node_id if best else None,
+            best_score=f"{best.resolved}/{best.total}" if best else "-",
+        ))
+
