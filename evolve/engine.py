@@ -45,7 +45,9 @@ from evaluator.task import Task
 from llm.config import Budget as LLMBudget
 from llm.config import GatewayConfig
 from llm.gateway import Gateway
+from sandbox.client import get_client
 from sandbox.errors import DockerUnavailable, ImageMissing
+from sandbox.reaper import reap_orphans
 
 log = logging.getLogger(__name__)
 STOP_REQUESTS = {RunStatus.PAUSED, RunStatus.CANCELLED}
@@ -121,6 +123,7 @@ class RunEngine:
         self._event("run_started" if run.evaluations_count == 0 and run.nodes_count <= 1 else "run_resumed")
         started = time.monotonic()
         try:
+            reap_orphans(get_client())  # sandboxes of a process that died driving this run
             self._redo_pending()
             stop = False
             while True:
