@@ -15,7 +15,7 @@ from sqlalchemy import case, func, select, update
 from sqlalchemy.orm import Session
 
 from archive.db import Database
-from archive.errors import NotFound
+from archive.errors import CladeError, NotFound
 from archive.models import Evaluation, Event, LLMCall, Node, NodeStatus, Outcome, Run, RunStatus, utcnow
 from archive.tree import TreeNode, build_tree
 
@@ -78,6 +78,17 @@ class ArchiveRepository:
     def run_evaluations(self, run_id: int) -> list[Evaluation]:
         with self.db.session() as s:
             return list(s.scalars(select(Evaluation).where(Evaluation.run_id == run_id).order_by(Evaluation.id)))
+
+    def mark_running(self, run_id: int) -> Run:
+        """Running again — unless a cancel landed first (it wins: a cancelled
+        run never starts, whichever process got there first)."""
+        with self.db.session() as s:
+            run = _get(s, Run, run_id, _RUN_HINT)
+            if run.status in FINAL_RUN_STATUSES:
+                raise CladeError(f"run {run_id} is {run.status.value}: it cannot go on; start a new run")
+            run.status = RunStatus.RUNNING
+            run.started_at = run.started_at or utcnow()
+            return run
 
     def set_run_status(self, run_id: int, status: RunStatus) -> Run:
         with self.db.session() as s:

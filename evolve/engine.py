@@ -36,7 +36,8 @@ from evolve.diagnosis import EntryMaterial
 from evolve.entry import Entry, TaskRecord, choose_entry
 from evolve.evaluation import EvaluateResult, EvaluateUnit, run_evaluation
 from evolve.executor import Executor, LocalExecutor
-from evolve.final import best_belief
+from evolve.beta import beta_quantile
+from evolve.final import Belief, best_belief, rank
 from evolve.policies import Budget, Evaluate, Expand, make_policy
 from evolve.seed import agent_code
 from evolve.state import TreeState
@@ -75,6 +76,7 @@ class RunEngine:
         config: RunConfig,
         tasks: list[Task],
         *,
+        held_out: list[Task] = (),
         executor: Executor | None = None,
         gateway: Gateway | None = None,
         on_progress: Callable[[Progress], None] | None = None,
@@ -83,6 +85,9 @@ class RunEngine:
         self.tasks = {t.instance_id: t for t in tasks}
         if not self.tasks:
             raise ValueError("a run needs at least one task")
+        # Held-out tasks are only for confirming the final choice; the search never sees their results.
+        self.held_out = {t.instance_id: t for t in held_out}
+        self.all_tasks = {**self.tasks, **self.held_out}
         self.policy = make_policy(config.policy.name, **config.policy.params)
         self.executor = executor or LocalExecutor(config.workers)
         self._own_gateway = gateway is None
@@ -119,7 +124,7 @@ class RunEngine:
 
     # -- the loop ---------------------------------------------------------------
     def run(self) -> RunStatus:
-        run = self.repo.set_run_status(self.run_id, RunStatus.RUNNING)
+        run = self.repo.mark_running(self.run_id)
         self._event("run_started" if run.evaluations_count == 0 and run.nodes_count <= 1 else "run_resumed")
         started = time.monotonic()
         try:
@@ -133,10 +138,7 @@ class RunEngine:
                     self._fill_slots()
                 if not self.in_flight:
                     break
-                finished, _ = wait(list(self.in_flight), timeout=1.0, return_when=FIRST_COMPLETED)
-                for future in finished:
-                    self._record(future)
-                self._report()
+                self._record_some()
             final = self.repo.get_run(self.run_id).status
             if final in STOP_REQUESTS:
                 self._event(f"run_{final.value}")
@@ -198,7 +200,7 @@ class RunEngine:
             self._event("expansion_resumed", {"node_id": node.id})
             self._dispatch_expansion(node)
         for evaluation in evaluations:
-            if evaluation.task_id in self.tasks:
+            if evaluation.task_id in self.all_tasks:
                 self._event("evaluation_resumed", {"evaluation_id": evaluation.id})
                 self._dispatch_evaluation(evaluation)
 
@@ -236,7 +238,7 @@ class RunEngine:
         unit = EvaluateUnit(
             evaluation_id=evaluation.id,
             node_id=evaluation.node_id,
-            task=self.tasks[evaluation.task_id],
+            task=self.all_tasks[evaluation.task_id],
             agent_code=code,
             access=ModelAccess(str(self.gateway.config.socket_path), self.config.models.solve,
                                self._token(evaluation.node_id, evaluation.id, "solve")),
@@ -331,7 +333,8 @@ class RunEngine:
             prompt_tokens=sum(c.prompt_tokens for c in calls), completion_tokens=sum(c.completion_tokens for c in calls),
             cost_usd=sum(c.cost_usd for c in calls),
         )
-        self.state.record(evaluation.node_id, evaluation.task_id, result.outcome == Outcome.RESOLVED)
+        if evaluation.task_id in self.tasks:
+            self.state.record(evaluation.node_id, evaluation.task_id, result.outcome == Outcome.RESOLVED)
         self._event("evaluation_finished", {"evaluation_id": evaluation_id, "node_id": evaluation.node_id,
                                             "task_id": evaluation.task_id, "outcome": result.outcome.value})
 
@@ -342,16 +345,45 @@ class RunEngine:
             (folder / Path(file_name).name).write_text(text)
         return folder
 
+    def _record_some(self) -> None:
+        finished, _ = wait(list(self.in_flight), timeout=1.0, return_when=FIRST_COMPLETED)
+        for future in finished:
+            self._record(future)
+        self._report()
+
     # -- the end ------------------------------------------------------------------
     def _finish(self) -> RunStatus:
         final = self.config.final
         best = best_belief(self.state, final.quantile, final.min_evaluations)
+        if best is not None and final.confirm_top > 0 and self.held_out:
+            best = self._confirm(rank(self.state, final.quantile, final.min_evaluations)[: final.confirm_top]) or best
         self.repo.set_best_node(self.run_id, best.node_id if best else None)
         self.repo.set_run_status(self.run_id, RunStatus.FINISHED)
         self._event("run_finished", {"best_node_id": best.node_id if best else None,
                                      "best": f"{best.resolved}/{best.total}" if best else None})
         self._report()
         return RunStatus.FINISHED
+
+    def _confirm(self, candidates: list[Belief]) -> Belief | None:
+        """Evaluate the top candidates on the held-out tasks and choose among
+        them by those results alone (the search's own results are biased
+        upwards: they are what it selected on)."""
+        self._event("confirmation_started", {"candidates": [c.node_id for c in candidates]})
+        for candidate in candidates:
+            started = {e.task_id for e in self.repo.node_evaluations(candidate.node_id)}
+            for task_id in self.held_out:
+                if task_id not in started:
+                    self._dispatch_evaluation(self.repo.start_evaluation(candidate.node_id, task_id))
+        while self.in_flight:
+            self._record_some()
+        confirmed = []
+        for candidate in candidates:
+            outcomes = [e.outcome for e in self.repo.node_evaluations(candidate.node_id)
+                        if e.task_id in self.held_out and e.outcome is not None]
+            resolved = sum(o == Outcome.RESOLVED for o in outcomes)
+            lower = beta_quantile(self.config.final.quantile, 1 + resolved, 1 + len(outcomes) - resolved)
+            confirmed.append(Belief(candidate.node_id, resolved, len(outcomes), lower))
+        return max(confirmed, key=lambda b: (b.lower, b.total), default=None)
 
     def _drain(self) -> None:
         """Wait for work under way and record what finished (a fatal error

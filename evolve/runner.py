@@ -21,7 +21,7 @@ from archive.models import Run, RunStatus
 from evolve.config import RunConfig, validate_config
 from evolve.engine import Progress, RunEngine
 from evolve.seed import seed_agent_dir
-from evolve.tasks import load_tasks
+from evolve.tasks import load_held_out, load_tasks
 
 FINAL = {RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELLED}
 
@@ -48,7 +48,8 @@ def drive(archive: Archive, run_id: int, on_progress: Callable[[Progress], None]
     config = run_config(run)
     write_pid(archive, run_id, os.getpid())
     try:
-        engine = RunEngine(archive, run_id, config, load_tasks(config.benchmark), on_progress=on_progress)
+        engine = RunEngine(archive, run_id, config, load_tasks(config.benchmark),
+                           held_out=load_held_out(config.benchmark), on_progress=on_progress)
         return engine.run()
     finally:
         pid_file(archive, run_id).unlink(missing_ok=True)
