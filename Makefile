@@ -40,3 +40,16 @@ demo: install
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# The local model server (vLLM, the default backbone) in an environment of
+# its own: torch and friends are several GB, so they stay out of .venv.
+# llm/install_vllm.py says why it is installed the way it is.
+VLLM_VENV  := .venv-vllm
+VLLM_STAMP := $(VLLM_VENV)/.clade-installed.json
+
+.PHONY: install-vllm
+
+install-vllm: $(VLLM_STAMP)
+
+$(VLLM_STAMP): llm/install_vllm.py
+	$(PYTHON) llm/install_vllm.py --venv $(VLLM_VENV)

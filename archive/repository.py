@@ -83,7 +83,9 @@ class ArchiveRepository:
         """Running again — unless a cancel landed first (it wins: a cancelled
         run never starts, whichever process got there first)."""
         with self.db.session() as s:
-            run = _get(s, Run, run_id, _RUN_HINT)
+            run = s.get(Run, run_id, with_for_update=True)  # row lock on PostgreSQL; SQLite's BEGIN IMMEDIATE
+            if run is None:
+                raise NotFound(f"no run with id {run_id} in the archive: {_RUN_HINT}")
             if run.status in FINAL_RUN_STATUSES:
                 raise CladeError(f"run {run_id} is {run.status.value}: it cannot go on; start a new run")
             run.status = RunStatus.RUNNING

@@ -1,0 +1,52 @@
+"""The evaluator: benchmarks, running an agent on a task in sandboxes, grading.
+
+Library calls (what `evolve` and the CLI use)::
+
+    from evaluator import open_benchmark, resolve_agent, EvalOptions
+    from evaluator import evaluate_task, evaluate_tasks, staged_evaluation, dgm_stages
+
+    bench = open_benchmark("builtin")                  # or "polyglot:PATH", "swebench:FILE"
+    task = bench.load(ids=["calc__floor-division"])[0]
+    result = evaluate_task(task, agent, options, archive=archive, node_id=node.id)   # HGM: one task
+    staged = staged_evaluation(dgm_stages(bench.load("small"), bench.load("medium")), agent, options,
+                               workers=4, archive=archive, node_id=node.id)       # DGM: 10, then 50 at >= 40 %
+
+Every task, whatever its benchmark, is a `Task` (SWE-bench's fields) and is
+graded by swebench's `get_eval_report`; every run ends as a `TaskResult`
+whose outcome is resolved, unresolved, error or timeout, with a reason.
+"""
+
+from evaluator.agent_run import AgentLimits, ModelAccess
+from evaluator.agents import GOLD, NOOP, AgentSpec, GatewayTokens, TokenSource, code_agent, resolve_agent
+from evaluator.benchmarks import Benchmark, open_benchmark
+from evaluator.errors import EvaluatorError
+from evaluator.evaluate import Stage, StagedResult, dgm_stages, evaluate_task, evaluate_tasks, staged_evaluation
+from evaluator.runner import EvalOptions, run_task
+from evaluator.task import Outcome, Task, TaskResult, TestsStatus
+
+__all__ = [
+    "GOLD",
+    "NOOP",
+    "AgentLimits",
+    "AgentSpec",
+    "Benchmark",
+    "EvalOptions",
+    "EvaluatorError",
+    "GatewayTokens",
+    "ModelAccess",
+    "Outcome",
+    "Stage",
+    "StagedResult",
+    "Task",
+    "TaskResult",
+    "TestsStatus",
+    "TokenSource",
+    "code_agent",
+    "dgm_stages",
+    "evaluate_task",
+    "evaluate_tasks",
+    "open_benchmark",
+    "resolve_agent",
+    "run_task",
+    "staged_evaluation",
+]

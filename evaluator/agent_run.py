@@ -74,27 +74,40 @@ class AgentRun:
 
 def run_agent(
     agent_root: Path,
-    repo: Path,
+    repo: Path | None,
     problem: str,
     access: ModelAccess,
     *,
     self_improve: bool = False,
     limits: SandboxLimits | None = None,
     agent_limits: AgentLimits | None = None,
+    image: str | None = None,
+    repo_in_image: str | None = None,
+    extra_env: dict[str, str] | None = None,
 ) -> AgentRun:
     """`python -m agent --problem ... --repo ... --out ...` in a fresh sandbox.
 
     `agent_root` holds `agent/`; `repo` is a git repository (copied in, so
     the host copy is never touched). Never raises for what the agent does.
+
+    For a task whose repository is inside its image (SWE-bench's /testbed),
+    pass `image` and `repo_in_image` instead of `repo`: the repository is
+    copied to REPO_DIR inside the sandbox (the root file system is read-only).
     """
     agent_limits = agent_limits or AgentLimits()
-    command = ["python", "-m", "agent", "--problem", PROBLEM_FILE, "--repo", REPO_DIR, "--out", OUT_DIR]
+    command = ["python3", "-m", "agent", "--problem", PROBLEM_FILE, "--repo", REPO_DIR, "--out", OUT_DIR]
     if self_improve:
         command.append("--self-improve")
-    env = {**access.sandbox_env(), **agent_limits.env()}
-    with DockerSandbox(limits=limits, llm_socket=access.socket_path, env=env) as sb:
+    env = {**(extra_env or {}), **access.sandbox_env(), **agent_limits.env()}
+    with DockerSandbox(image=image, limits=limits, llm_socket=access.socket_path, env=env) as sb:
         sb.copy_in(agent_root / "agent", f"{RUNNER_DIR}/agent")
-        sb.copy_in(repo, REPO_DIR)
+        if repo_in_image is not None:
+            copied = sb.exec(["bash", "-c", f"mkdir -p {REPO_DIR} && cp -a {shlex.quote(repo_in_image)}/. {REPO_DIR}"],
+                             timeout=600)
+            if not copied.ok:
+                return AgentRun(copied.exit_code, False, f"copying {repo_in_image} failed: {copied.output}", 0.0)
+        elif repo is not None:
+            sb.copy_in(repo, REPO_DIR)
         sb.write_file(PROBLEM_FILE, problem)
         result = sb.exec(
             f"mkdir -p {OUT_DIR} && exec {shlex.join(command)}", timeout=agent_limits.seconds, workdir=RUNNER_DIR

@@ -29,9 +29,9 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import docker
 import docker.errors
 
+import docker
 from sandbox.base import Sandbox
 from sandbox.client import get_client
 from sandbox.docker_sandbox import DockerSandbox
@@ -101,18 +101,25 @@ class Context:
         return result.exit_code, result.output, result.timed_out
 
 
+AttackFn = Callable[[Context, Evidence], None]
+
+
 @dataclass(frozen=True)
 class Attack:
+    """One attack: it does its worst in `Context` and records its findings in `Evidence`."""
+
     name: str
     description: str
-    run: Callable[[Context, Evidence], None]
+    run: AttackFn
 
 
 ATTACKS: list[Attack] = []
 
 
-def attack(name: str, description: str) -> Callable[[Callable[[Context, Evidence], None]], Callable[[Context, Evidence], None]]:
-    def register(fn: Callable[[Context, Evidence], None]) -> Callable[[Context, Evidence], None]:
+def attack(name: str, description: str) -> Callable[[AttackFn], AttackFn]:
+    """Register an attack; the order of registration is the order they run in."""
+
+    def register(fn: AttackFn) -> AttackFn:
         ATTACKS.append(Attack(name, description, fn))
         return fn
 
@@ -443,7 +450,8 @@ def _host_secrets(ctx: Context, ev: Evidence) -> None:
     ev.check(r.exit_code == 0, "the search ran to its end")
     ev.check(not seen, f"canary seen in {seen}" if seen else "host canary (env and file) not found anywhere")
     ev.check("HOSTFILE False" in r.output, "host canary file path does not exist inside")
-    ev.check(not any(p.endswith("shadow") or "/root/" in p for p in _lines(r.output, "READ")), "no secret file readable")
+    read = [p for p in _lines(r.output, "READ") if p.endswith("shadow") or "/root/" in p]
+    ev.check(not read, f"read {read}" if read else "no secret file readable")
 
 
 _ESCAPE = """
@@ -460,7 +468,9 @@ for t in targets:
         print("WROTE", t)
     except OSError as e:
         print("DENIED", t, e.errno)
-for cmd in (["mount", "-t", "tmpfs", "none", "/mnt"], ["chroot", "/", "true"], ["mknod", "/workspace/dev", "b", "8", "0"]):
+commands = (["mount", "-t", "tmpfs", "none", "/mnt"], ["chroot", "/", "true"],
+            ["mknod", "/workspace/dev", "b", "8", "0"])
+for cmd in commands:
     p = subprocess.run(cmd, capture_output=True)
     print("DENIED" if p.returncode else "RAN", cmd[0], p.returncode)
 """
@@ -489,7 +499,8 @@ for cmd in (["su", "-c", "id -u"], ["unshare", "-r", "id", "-u"], ["unshare", "-
         print("BECAME-ROOT", cmd[0])
     else:
         print("DENIED", " ".join(cmd), p.returncode)
-suid = subprocess.run(["find", "/", "-xdev", "-perm", "/6000", "-type", "f"], capture_output=True, text=True).stdout.split()
+find = ["find", "/", "-xdev", "-perm", "/6000", "-type", "f"]
+suid = subprocess.run(find, capture_output=True, text=True).stdout.split()
 print("SETUID", *suid)
 status = dict(l.split(":", 1) for l in open("/proc/self/status") if ":" in l)
 for key in ("Uid", "CapEff", "CapPrm", "CapBnd", "CapAmb", "NoNewPrivs", "Seccomp"):
@@ -516,9 +527,10 @@ def _become_root(ctx: Context, ev: Evidence) -> None:
 
 _DOCKER_HUNT = """
 import os, socket, subprocess
-found = subprocess.run(["find", "/", "(", "-path", "/proc", "-o", "-path", "/sys", ")", "-prune", "-o", "-type", "s", "-print"],
-                       capture_output=True, text=True).stdout.split()
-known = ["/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock", "/var/run/docker/containerd/containerd.sock"]
+find = ["find", "/", "(", "-path", "/proc", "-o", "-path", "/sys", ")", "-prune", "-o", "-type", "s", "-print"]
+found = subprocess.run(find, capture_output=True, text=True).stdout.split()
+known = ["/var/run/docker.sock", "/run/docker.sock", "/run/containerd/containerd.sock",
+         "/var/run/docker/containerd/containerd.sock"]
 for path in known:
     print("EXISTS" if os.path.exists(path) else "ABSENT", path)
 for path in sorted(set(found) | {p for p in known if os.path.exists(p)}):

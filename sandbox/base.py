@@ -13,14 +13,16 @@ import abc
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 
 @dataclass(frozen=True)
 class ExecResult:
     """What one command did.
 
-    ``output`` is stdout and stderr interleaved as they arrived, decoded as
-    UTF-8 (invalid bytes replaced). When ``truncated`` is true the middle was
+    ``output`` is stdout and stderr interleaved in the order they were
+    written (one pipe, as on a terminal), decoded as UTF-8 (invalid bytes
+    replaced). When ``truncated`` is true the middle was
     dropped: the head and the tail are kept, because a test run's verdict is
     usually at the end and its first error at the start.
     """
@@ -112,7 +114,7 @@ class Sandbox(abc.ABC):
         """Return the contents of one regular file."""
         return self.read_files([path])[path]
 
-    def __enter__(self) -> Sandbox:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc_info: object) -> None:

@@ -24,7 +24,9 @@ class _Closeable(Protocol):
     def close(self) -> None: ...
 
 
-_live: dict[int, _Closeable] = {}
+# id(sandbox) -> (sandbox, pid of the process that opened it). A forked child
+# inherits this table and the hooks, but must not close its parent's sandboxes.
+_live: dict[int, tuple[_Closeable, int]] = {}
 _lock = threading.RLock()  # re-entrant: a signal may arrive while the main thread holds it
 _installed = False
 _SIGNALS = ("SIGTERM", "SIGHUP")
@@ -34,7 +36,7 @@ def register(sandbox: _Closeable) -> None:
     """Track a sandbox until `unregister`; install the exit hooks on first use."""
     global _installed
     with _lock:
-        _live[id(sandbox)] = sandbox
+        _live[id(sandbox)] = (sandbox, os.getpid())
         if not _installed:
             _installed = True
             atexit.register(close_all)
@@ -52,9 +54,10 @@ def live_count() -> int:
 
 
 def close_all() -> None:
-    """Close every registered sandbox, logging (not raising) failures."""
+    """Close every sandbox this process opened, logging (not raising) failures."""
+    me = os.getpid()
     with _lock:
-        sandboxes = list(_live.values())
+        sandboxes = [sandbox for sandbox, owner in _live.values() if owner == me]
     for sandbox in sandboxes:
         try:
             sandbox.close()

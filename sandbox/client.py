@@ -11,10 +11,10 @@ from __future__ import annotations
 import os
 import threading
 
-import docker
 import docker.errors
 import requests
 
+import docker
 from sandbox.errors import DockerUnavailable
 
 _ENV_KEYS = ("DOCKER_HOST", "DOCKER_TLS_VERIFY", "DOCKER_CERT_PATH", "DOCKER_CONTEXT")

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import logging
 import os
-import shlex
 import stat
 import tempfile
 import threading
@@ -39,13 +38,13 @@ import time
 import uuid
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
-import docker
 import docker.errors
 import requests
 from docker.types import LogConfig, Mount, Ulimit
 
+import docker
 from sandbox import cleanup, reaper, recipe, stream, transfer
 from sandbox.base import Command, CopyReport, ExecResult, Sandbox
 from sandbox.client import get_client, is_connection_error, unavailable
@@ -206,6 +205,7 @@ class DockerSandbox(Sandbox):
         env: Mapping[str, str] | None = None,
         input: bytes | str | None = None,
     ) -> ExecResult:
+        self._check_open()
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [str(a) for a in cmd]
         if not argv or any("\0" in a for a in argv):
             raise SandboxError("the command is empty or contains a NUL byte; give an argv list or a shell string")
@@ -214,7 +214,9 @@ class DockerSandbox(Sandbox):
             raise SandboxError(f"timeout {timeout!r} must be a positive number of seconds")
         limit = min(limit, self._remaining())
         marker = uuid.uuid4().hex
-        wrapped = ["timeout", "-k", f"{_KILL_AFTER_S:g}", f"{max(limit, 0.01):.3f}", *argv]
+        # One pipe for stdout and stderr (so their order is kept), then `timeout`, which replaces the shell.
+        wrapped = ["/bin/sh", "-c", 'exec "$@" 2>&1', "sh", "timeout", "-k", f"{_KILL_AFTER_S:g}",
+                   f"{max(limit, 0.01):.3f}", *argv]
         capture = HeadTail(self.limits.max_output_bytes)
         data = input.encode() if isinstance(input, str) else input
         started = time.monotonic()
@@ -228,6 +230,7 @@ class DockerSandbox(Sandbox):
             stdin=data,
         )
         duration = time.monotonic() - started
+        self._check_open()  # closed (from another thread) while the command ran: its result means nothing
         timed_out = outcome.deadline_hit or (outcome.exit_code in (124, 137) and duration >= limit)
         if outcome.exit_code is None and not outcome.deadline_hit:
             if self._deadline > time.monotonic():
@@ -286,14 +289,24 @@ class DockerSandbox(Sandbox):
     # ----------------------------------------------------------------- files
 
     def write_files(self, files: Mapping[str, bytes | str], *, mode: int = 0o644) -> None:
+        self._check_open()
         payload = {
             transfer.sandbox_path(path, self.workdir): data.encode() if isinstance(data, str) else bytes(data)
             for path, data in files.items()
         }
-        if payload:
+        if not payload:
+            return
+        try:
             self._untar(transfer.pack_files(payload, mode), what=", ".join(payload))
+        except TransferFailed:
+            # Leave no half-written file behind to fill the disk or be mistaken for the real one.
+            self._stream(["rm", "-f", "--", *payload], workdir="/", env={},
+                         deadline=time.monotonic() + min(30.0, self._remaining()),
+                         on_stdout=lambda _: None, on_stderr=lambda _: None)
+            raise
 
     def read_files(self, paths: Iterable[str]) -> dict[str, bytes]:
+        self._check_open()
         asked = {path: transfer.sandbox_path(path, self.workdir) for path in paths}
         if not asked:
             return {}
@@ -314,6 +327,7 @@ class DockerSandbox(Sandbox):
         return result
 
     def copy_in(self, host_path: str | Path, dest: str) -> None:
+        self._check_open()
         source = Path(host_path)
         if not source.exists() and not source.is_symlink():
             raise SandboxError(f"{source} does not exist on the host; nothing to copy into the sandbox")
@@ -324,6 +338,7 @@ class DockerSandbox(Sandbox):
             self._untar(spool, what=target)
 
     def copy_out(self, src: str, host_dir: str | Path) -> CopyReport:
+        self._check_open()
         source = transfer.sandbox_path(src, self.workdir)
         parent, name = source.rsplit("/", 1)
         with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
@@ -333,7 +348,7 @@ class DockerSandbox(Sandbox):
             spool.seek(0)
             return transfer.safe_extract(spool, name, Path(host_dir))
 
-    def _untar(self, data: bytes | BinaryIO, what: str) -> None:
+    def _untar(self, data: bytes | IO[bytes], what: str) -> None:
         errors = HeadTail(8192)
         outcome = self._stream(
             ["tar", "-x", "-f", "-", "-C", "/", "--no-same-owner", "--no-overwrite-dir"],
@@ -345,13 +360,13 @@ class DockerSandbox(Sandbox):
             stdin=data,
         )
         if outcome.exit_code != 0:
-            detail = errors.getvalue().decode(errors="replace").strip() or "timed out"
+            detail = _one_line(errors.getvalue().decode(errors="replace")) or "timed out"
             raise TransferFailed(
                 f"copying {what} into the sandbox failed: {detail}; write under {self.workdir} or /tmp, "
                 "and check the sandbox's disk limits"
             )
 
-    def _tar_out(self, tar_args: list[str], sink: BinaryIO | None = None) -> tuple[bytes, str]:
+    def _tar_out(self, tar_args: list[str], sink: IO[bytes] | None = None) -> tuple[bytes, str]:
         """Run ``tar -c`` in the sandbox; return (archive bytes unless ``sink``, tar's messages)."""
         cap = self.limits.max_transfer_bytes
         received = bytearray()
@@ -497,5 +512,11 @@ def _read_error(path: str, absolute: str, tar_messages: str) -> SandboxError:
         return SandboxFileNotFound(f"{absolute} does not exist in the sandbox; check the path")
     if "Permission denied" in tar_messages:
         return SandboxError(f"{absolute} in the sandbox is not readable by the sandbox user")
-    detail = tar_messages.strip() or "tar gave no output"
-    return SandboxError(f"reading {path!r} from the sandbox failed: {shlex.quote(detail)}")
+    detail = _one_line(tar_messages) or "tar gave no output"
+    return SandboxError(f"reading {path!r} from the sandbox failed: {detail}")
+
+
+def _one_line(text: str) -> str:
+    """tar's messages as one line (the CLI shows errors as one line), without its closing summary."""
+    lines = [line.strip() for line in text.splitlines() if line.strip() and "Exiting with failure" not in line]
+    return " | ".join(lines)[:500]

@@ -26,9 +26,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import docker
 import docker.errors
 
+import docker
 from sandbox import debian, recipe, wheels
 from sandbox.client import get_client
 from sandbox.debian import Progress
@@ -107,14 +107,33 @@ def build(*, force: bool = False, progress: Progress = _quiet) -> str:
         if not force and image_exists(spec.runtime_tag, client):  # built while we waited
             progress("done", f"{spec.runtime_tag} is up to date")
             return spec.runtime_tag
+        replaced = [_image_id(client, tag) for tag in (spec.runtime_tag, spec.base_tag)]
         if force or not image_exists(spec.base_tag, client):
             _build_base(client, spec, cache, force=force, progress=progress)
         else:
             progress("base", f"{spec.base_tag} is up to date")
         wheel_files = wheels.download(cache / f"wheels-{spec.runtime_hash}", progress, force=force)
         _build_runtime(client, spec, wheel_files, progress)
+        _remove_replaced(client, [i for i in replaced if i])
     progress("done", f"built {spec.runtime_tag}")
     return spec.runtime_tag
+
+
+def _image_id(client: docker.DockerClient, tag: str) -> str | None:
+    try:
+        return str(client.images.get(tag).id)
+    except docker.errors.ImageNotFound:
+        return None
+
+
+def _remove_replaced(client: docker.DockerClient, image_ids: list[str]) -> None:
+    """Drop the images a forced rebuild replaced, unless a container still uses them."""
+    for image_id in image_ids:
+        try:
+            if not client.images.get(image_id).tags:
+                client.images.remove(image_id, noprune=False)
+        except docker.errors.APIError:
+            pass  # still in use, or already gone
 
 
 def _build_base(

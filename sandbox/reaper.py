@@ -20,8 +20,9 @@ import threading
 import time
 from collections.abc import Mapping
 
-import docker
 import docker.errors
+
+import docker
 
 log = logging.getLogger(__name__)
 

@@ -76,7 +76,9 @@ BASE_PRUNE: tuple[str, ...] = (
 # same wheels from PyPI.
 SETUP_STEPS: tuple[str, ...] = (
     f"python3 -m venv {VENV}",
-    f"{VENV}/bin/pip install --no-index --no-cache-dir --disable-pip-version-check /tmp/clade-wheels/*.whl",
+    # By name from --find-links (not by file), so `pip freeze` shows plain pins.
+    f"{VENV}/bin/pip install --no-index --find-links /tmp/clade-wheels --no-cache-dir --disable-pip-version-check "
+    + " ".join(WHEELS),
     "rm -rf /tmp/clade-wheels",
     f"groupadd --gid {SANDBOX_UID} {SANDBOX_USER}",
     f"useradd --uid {SANDBOX_UID} --gid {SANDBOX_UID} --home-dir {HOME} --create-home --shell /bin/bash {SANDBOX_USER}",

@@ -22,10 +22,11 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import BinaryIO
+from typing import IO
+
+import docker.errors
 
 import docker
-import docker.errors
 
 Sink = Callable[[bytes], None]
 
@@ -54,7 +55,7 @@ def run_exec(
     deadline: float,
     on_stdout: Sink,
     on_stderr: Sink,
-    stdin: bytes | BinaryIO | None = None,
+    stdin: bytes | IO[bytes] | None = None,
 ) -> StreamOutcome:
     """Run ``argv`` in the container and stream its output until it ends or ``deadline`` passes.
 
@@ -111,7 +112,7 @@ def _socket_of(reader: object) -> socket.socket:
     return sock
 
 
-def _pump(reader: BinaryIO, sock: socket.socket, deadline: float, on_stdout: Sink, on_stderr: Sink) -> bool:
+def _pump(reader: IO[bytes], sock: socket.socket, deadline: float, on_stdout: Sink, on_stderr: Sink) -> bool:
     """Demultiplex Docker's stream frames until EOF (True) or the deadline (False)."""
     buffer = bytearray()
     while True:
@@ -121,7 +122,7 @@ def _pump(reader: BinaryIO, sock: socket.socket, deadline: float, on_stdout: Sin
         try:
             sock.settimeout(remaining)
             data = reader.read1(_CHUNK)  # type: ignore[attr-defined]
-        except (TimeoutError, socket.timeout):
+        except TimeoutError:
             return False
         except (OSError, ValueError):
             data = b""  # connection reset or closed: the stream is over
@@ -140,7 +141,7 @@ def _pump(reader: BinaryIO, sock: socket.socket, deadline: float, on_stdout: Sin
         del buffer[:offset]
 
 
-def _feed(sock: socket.socket, stdin: bytes | BinaryIO) -> None:
+def _feed(sock: socket.socket, stdin: bytes | IO[bytes]) -> None:
     """Send stdin, then half-close so the command sees end-of-file."""
     try:
         if isinstance(stdin, (bytes, bytearray, memoryview)):

@@ -28,7 +28,7 @@ import tarfile
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from sandbox.base import CopyReport
 from sandbox.errors import UnsafePath
@@ -71,7 +71,7 @@ def pack_files(files: Mapping[str, bytes], mode: int) -> bytes:
     return buffer.getvalue()
 
 
-def pack_host_path(host_path: Path, dest: str, out: BinaryIO) -> None:
+def pack_host_path(host_path: Path, dest: str, out: IO[bytes]) -> None:
     """Write a tar of a host file or tree to ``out``, named so it extracts at ``dest``.
 
     Host symlinks are stored as symlinks, never followed (a tree may hold a
@@ -101,7 +101,11 @@ def unpack_in_memory(archive_bytes: bytes, wanted: Iterable[str]) -> dict[str, t
             if path is None:
                 continue
             if info.isfile() or info.islnk():  # a hard link's data is its earlier member's
-                extracted = archive.extractfile(info)
+                try:
+                    extracted = archive.extractfile(info)
+                except (KeyError, tarfile.TarError):
+                    found[path] = info
+                    continue
                 found[path] = extracted.read() if extracted else b""
             else:
                 found[path] = info
@@ -123,7 +127,7 @@ def describe(info: tarfile.TarInfo) -> str:
     return "not a regular file"
 
 
-def safe_extract(archive_file: BinaryIO, root_name: str, host_dir: Path) -> CopyReport:
+def safe_extract(archive_file: IO[bytes], root_name: str, host_dir: Path) -> CopyReport:
     """Recreate the regular files and directories of a tar under ``host_dir``.
 
     Members are named ``root_name/...`` (the copied directory) or
@@ -186,10 +190,13 @@ def _write_member(archive: tarfile.TarFile, info: tarfile.TarInfo, base: Path, r
     flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW | os.O_CLOEXEC | os.O_NONBLOCK
     mode = 0o755 if info.mode & 0o111 else 0o644
     try:
+        source = archive.extractfile(info)
+    except (KeyError, tarfile.TarError):
+        return "a hard link to nothing in the copy"
+    try:
         fd = os.open(target, flags, mode)
     except OSError as exc:
         return f"cannot create it on the host ({exc.strerror})"
-    source = archive.extractfile(info)
     with os.fdopen(fd, "wb") as handle:
         if source is not None:
             while chunk := source.read(1024 * 1024):

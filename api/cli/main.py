@@ -41,7 +41,7 @@ def _root(
 
 def _register_subcommands() -> None:
     """Import sub-apps late so `clade --version` stays fast. One line per room."""
-    from api.cli import agent, export, nodes, runs, sandbox, simulate
+    from api.cli import agent, eval, export, llm, nodes, runs, sandbox, simulate
 
     app.add_typer(runs.app, name="run")
     app.add_typer(nodes.app, name="node")
@@ -49,6 +49,8 @@ def _register_subcommands() -> None:
     app.command("simulate")(simulate.simulate_command)
     app.add_typer(agent.app, name="agent")
     app.add_typer(sandbox.app, name="sandbox")
+    app.add_typer(llm.app, name="llm")
+    app.command("eval")(eval.eval_command)
 
 
 def main() -> None:

@@ -97,6 +97,8 @@ def run_command(
         typer.echo(f"clade: output truncated to {limits.max_output_bytes} bytes (head and tail kept)", err=True)
     if result.timed_out:
         typer.echo(f"clade: timed out after {timeout:g} s", err=True)
+    elif result.exit_code != 0:
+        typer.echo(f"clade: exit status {result.exit_code}", err=True)
     # sys.exit, not typer.Exit: the root app runs with standalone_mode=False,
     # where click turns typer.Exit into a return value that would be lost.
     sys.exit(result.exit_code)
