@@ -1,0 +1,189 @@
+"""`clade eval`: score an agent on a benchmark, outside any run.
+
+    clade eval --benchmark builtin|polyglot:PATH|swebench:NAME_OR_FILE [--subset S] [--tasks ID,...]
+               [--agent seed|gold|noop|NODE_ID] [--workers N] [--json]
+
+Shows progress while tasks run, then a table per task (outcome, time,
+tokens, reason) and a summary; writes `report.json` (the same document
+`--json` prints) next to per-task logs. `gold` and `noop` validate a
+benchmark install: gold must resolve everything, noop nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import tempfile
+import time
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from api.cli.context import JSON_OPTION, print_json
+
+OUTCOME_STYLE = {"resolved": "green", "unresolved": "yellow", "error": "red", "timeout": "magenta"}
+
+
+def _split_ids(raw: str | None) -> list[str] | None:
+    if not raw:
+        return None
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def summarize(results: list[Any], wall_s: float) -> dict[str, Any]:
+    """The report's summary block (also used by bench/eval_throughput.py)."""
+    counts = Counter(r.outcome.value for r in results)
+    total = len(results)
+    return {
+        "tasks": total,
+        "resolved": counts.get("resolved", 0),
+        "unresolved": counts.get("unresolved", 0),
+        "error": counts.get("error", 0),
+        "timeout": counts.get("timeout", 0),
+        "score": round(counts.get("resolved", 0) / total, 4) if total else 0.0,
+        "prompt_tokens": sum(r.prompt_tokens for r in results),
+        "completion_tokens": sum(r.completion_tokens for r in results),
+        "wall_s": round(wall_s, 2),
+        "task_s": round(sum(r.duration_s for r in results), 2),
+    }
+
+
+@contextlib.contextmanager
+def _model_access(agent_is_code: bool, llm_socket: Path | None, model: str, token: str,
+                  workdir: Path) -> Iterator[Any]:
+    """A fixed socket (`--llm-socket`), or an in-process gateway to the configured backends."""
+    if not agent_is_code:
+        yield None
+        return
+    from evaluator.agent_run import ModelAccess
+
+    if llm_socket is not None:
+        yield ModelAccess(str(llm_socket), model, token)
+        return
+    from evaluator.agents import GatewayTokens
+    from llm.config import GatewayConfig
+    from llm.gateway import Gateway
+
+    gateway = Gateway(GatewayConfig(socket_path=workdir / "llm.sock")).start()
+    try:
+        yield GatewayTokens(gateway, model)
+    finally:
+        gateway.stop()
+
+
+def eval_command(
+    benchmark: str = typer.Option("builtin", "--benchmark", "-b",
+                                  help="builtin, polyglot:PATH (a polyglot-benchmark checkout) or "
+                                       "swebench:NAME_OR_FILE (.json/.jsonl/.parquet)"),
+    subset: str = typer.Option(None, "--subset", "-s", help="small, medium, full (builtin/polyglot), a language"),
+    tasks: str = typer.Option(None, "--tasks", "-t", help="comma-separated task ids (overrides --subset)"),
+    agent: str = typer.Option("seed", "--agent", "-a", help="seed, gold, noop, or a node id of the archive"),
+    workers: int = typer.Option(1, "--workers", "-w", min=1, max=64, help="tasks run at once"),
+    as_json: bool = JSON_OPTION,
+    out: Path = typer.Option(None, "--out", help="folder for report.json and per-task logs "
+                                                 "(default: $CLADE_HOME/evals/<time>-<benchmark>)"),
+    llm_socket: Path = typer.Option(None, "--llm-socket", help="a gateway's (or model server's) Unix socket for "
+                                                               "code agents; default: start a gateway here"),
+    model: str = typer.Option("local", "--model", help="model name code agents ask for (CLADE_MODEL)"),
+    llm_token: str = typer.Option("", "--llm-token", help="token to send with --llm-socket"),
+    agent_timeout: float = typer.Option(600.0, "--agent-timeout", help="seconds an agent may work on one task"),
+    tests_timeout: float = typer.Option(None, "--tests-timeout", help="seconds the hidden tests may run "
+                                                                      "(default: the task's own)"),
+    list_only: bool = typer.Option(False, "--list", help="list the benchmark's subsets and tasks, and exit"),
+) -> None:
+    """Run an agent on benchmark tasks in sandboxes and grade them."""
+    from archive.home import CladeHome
+    from evaluator import AgentLimits, EvalOptions, evaluate_tasks, open_benchmark, resolve_agent
+
+    bench = open_benchmark(benchmark)
+    if list_only:
+        _list(bench, as_json)
+        return
+    selected = bench.load(subset, _split_ids(tasks))
+    if bench.name == "swebench":
+        from evaluator.benchmarks.swe_bench import require_images
+
+        require_images(selected)
+    stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    label = f"{stamp}-{bench.name}-{agent.replace(':', '-')}"
+    out_dir = (out or CladeHome.from_env().root / "evals" / label).expanduser().absolute()
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    archive = node_id = None
+    if agent not in ("gold", "noop", "seed"):
+        from api.cli.context import archive as open_cli_archive
+
+        archive = open_cli_archive()
+        node_id = int(agent.removeprefix("node:")) if agent.removeprefix("node:").isdigit() else None
+    with tempfile.TemporaryDirectory(prefix="clade-eval-cli-") as tmp:
+        spec = resolve_agent(agent, archive=archive, workdir=Path(tmp) / "code")
+        console = Console(stderr=True, quiet=as_json)
+        with _model_access(not spec.is_reference, llm_socket, model, llm_token, Path(tmp)) as access:
+            options = EvalOptions(
+                agent_limits=AgentLimits(seconds=agent_timeout), tests_timeout=tests_timeout, model=access,
+                log_root=out_dir / "tasks",
+            )
+            started = time.monotonic()
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console,
+                          transient=True, disable=as_json) as progress:
+                bar = progress.add_task(f"{bench.name} · {spec.name}", total=len(selected), last="")
+
+                def done(result: Any) -> None:
+                    style = OUTCOME_STYLE.get(result.outcome.value, "white")
+                    progress.update(bar, advance=1, last=f"{result.task_id}: [{style}]{result.outcome.value}[/]")
+
+                results = evaluate_tasks(selected, spec, options, workers=workers, archive=archive,
+                                         node_id=node_id, on_result=done)
+            wall = time.monotonic() - started
+    report = {
+        "summary": {**summarize(results, wall), "benchmark": benchmark, "subset": subset,
+                    "agent": spec.name, "workers": workers, "report_dir": str(out_dir)},
+        "tasks": [r.as_dict() for r in results],
+    }
+    (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
+    if as_json:
+        print_json(report)
+        return
+    _print_table(results, report["summary"], out_dir)
+
+
+def _list(bench: Any, as_json: bool) -> None:
+    subsets = bench.subsets()
+    if as_json:
+        print_json({"benchmark": bench.name, "subsets": subsets})
+        return
+    console = Console()
+    for name, ids in subsets.items():
+        console.print(f"[bold]{name}[/bold] ({len(ids)})")
+        if name == "full":
+            for task_id in ids:
+                console.print(f"  {task_id}")
+
+
+def _print_table(results: list[Any], summary: dict[str, Any], out_dir: Path) -> None:
+    console = Console()
+    table = Table(title="Per task")
+    table.add_column("task", no_wrap=True)
+    table.add_column("outcome", no_wrap=True)
+    table.add_column("seconds", justify="right")
+    table.add_column("tokens", justify="right")
+    table.add_column("reason", overflow="fold")
+    for r in results:
+        style = OUTCOME_STYLE.get(r.outcome.value, "white")
+        table.add_row(r.task_id, f"[{style}]{r.outcome.value}[/]", f"{r.duration_s:.1f}", str(r.tokens),
+                      r.reason if len(r.reason) <= 120 else r.reason[:117] + "...")
+    console.print(table)
+    console.print(
+        f"[bold]{summary['resolved']}/{summary['tasks']} resolved[/bold] (score {summary['score']:.2f}); "
+        f"{summary['unresolved']} unresolved, {summary['error']} error, {summary['timeout']} timeout; "
+        f"{summary['prompt_tokens'] + summary['completion_tokens']} tokens; {summary['wall_s']:.1f} s"
+    )
+    console.print(f"report: {out_dir / 'report.json'}")

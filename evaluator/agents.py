@@ -1,0 +1,122 @@
+"""Which agent solves the tasks: a reference agent or agent code.
+
+* `gold` applies the task's reference solution (SWE-bench's gold patch,
+  Polyglot's example solution): every sound task must be resolved by it.
+* `noop` changes nothing: no sound task may be resolved by it.
+* `seed` is the seed agent shipped with Clade (`agent/`).
+* a node id (`12` or `node:12`) is that node's code from the archive.
+
+Reference agents need neither a sandbox nor a model; code agents run in a
+sandbox (`evaluator.runner`) and reach the model through a `ModelAccess`
+(`evaluator.agent_run`: socket, model name, token), fixed or issued per
+evaluation by a `TokenSource` such as `GatewayTokens`.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
+
+from evaluator.agent_run import ModelAccess
+from evaluator.errors import AgentNotFound
+
+if TYPE_CHECKING:
+    from archive import Archive
+
+REFERENCE_AGENTS = ("gold", "noop")
+_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
+
+
+@dataclass(frozen=True)
+class AgentSpec:
+    """An agent to evaluate. `code_root` holds the `agent/` package for code agents."""
+
+    name: str
+    code_root: Path | None = None
+    node_id: int | None = None
+
+    @property
+    def is_reference(self) -> bool:
+        return self.name in REFERENCE_AGENTS and self.code_root is None
+
+
+GOLD = AgentSpec("gold")
+NOOP = AgentSpec("noop")
+
+
+def seed_agent_dir() -> Path:
+    """The `agent/` package shipped with Clade (found without importing it:
+    the platform never runs agent code in its own process)."""
+    spec = importlib.util.find_spec("agent")
+    if spec is None or not spec.submodule_search_locations:
+        raise AgentNotFound("the seed agent package `agent` is not installed: run `make install`")
+    return Path(list(spec.submodule_search_locations)[0])
+
+
+def code_agent(code_root: Path, name: str | None = None, node_id: int | None = None) -> AgentSpec:
+    """An agent whose code is `code_root/agent` (a folder you prepared)."""
+    if not (code_root / "agent" / "__main__.py").is_file():
+        raise AgentNotFound(f"{code_root} holds no agent package (expected {code_root / 'agent' / '__main__.py'})")
+    return AgentSpec(name or str(code_root), code_root=code_root, node_id=node_id)
+
+
+def resolve_agent(name: str, *, archive: Archive | None = None, workdir: Path | None = None) -> AgentSpec:
+    """`gold`, `noop`, `seed` or a node id (`12` / `node:12`), as an AgentSpec.
+
+    Code is copied into `workdir` (a new temporary folder when None, which
+    the caller may delete after the evaluation).
+    """
+    if name in REFERENCE_AGENTS:
+        return AgentSpec(name)
+    dest = workdir or Path(tempfile.mkdtemp(prefix="clade-agent-"))
+    if name == "seed":
+        shutil.copytree(seed_agent_dir(), dest / "agent", ignore=_IGNORED, dirs_exist_ok=True)
+        return AgentSpec("seed", code_root=dest)
+    raw = name.removeprefix("node:")
+    if not raw.isdigit():
+        raise AgentNotFound(f"unknown agent {name!r}: use gold, noop, seed or a node id (see `clade run tree RUN`)")
+    if archive is None:
+        raise AgentNotFound(f"agent {name!r} is a node id, but no archive is open to read its code from")
+    node_id = int(raw)
+    node = archive.repo.get_node(node_id)
+    if node.commit is None:
+        raise AgentNotFound(f"node {node_id} has no code yet (status {node.status.value}): pick a built node")
+    archive.code_store(node.run_id).materialize(node.commit, dest)
+    return code_agent(dest, name=f"node:{node_id}", node_id=node_id)
+
+
+class TokenSource(Protocol):
+    """Per-evaluation model access: a token accounted to the node and the
+    evaluation, revoked when the agent is done."""
+
+    def access(self, *, node_id: int | None, evaluation_id: int | None) -> ModelAccess: ...
+
+    def revoke(self, access: ModelAccess) -> None: ...
+
+
+@dataclass
+class GatewayTokens:
+    """Tokens from an `llm.gateway.Gateway` (duck-typed: the evaluator does not
+    import `llm`), so that every model call is accounted to its evaluation."""
+
+    gateway: object
+    model: str
+    run_id: int | None = None
+    purpose: str = "solve"
+
+    def access(self, *, node_id: int | None, evaluation_id: int | None) -> ModelAccess:
+        socket = getattr(getattr(self.gateway, "config", None), "socket_path", None)
+        if socket is None:
+            raise AgentNotFound("the gateway listens on no Unix socket, and sandboxes can only reach a socket: "
+                                "set socket_path in its configuration")
+        token = self.gateway.issue_token(  # type: ignore[attr-defined]
+            run_id=self.run_id, node_id=node_id, evaluation_id=evaluation_id, purpose=self.purpose
+        )
+        return ModelAccess(str(socket), self.model, token)
+
+    def revoke(self, access: ModelAccess) -> None:
+        self.gateway.revoke_token(access.token)  # type: ignore[attr-defined]

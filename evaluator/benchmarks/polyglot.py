@@ -1,0 +1,227 @@
+"""Aider's polyglot benchmark, from a local checkout of Aider-AI/polyglot-benchmark.
+
+Layout: `<root>/<lang>/exercises/practice/<exercise>/` with
+`.docs/instructions*.md` and `.meta/config.json` naming the solution, test
+and example files. Instance ids are `<lang>__<exercise>`.
+
+As in DGM and HGM, the agent sees the instructions (in the problem
+statement) and the exercise without its tests and without `.meta/` (which
+holds the example solution); the tests come back only for grading, as the
+task's `test_patch`. The `gold` agent applies the example solution, turned
+into a patch against the stub.
+
+Python exercises are graded test by test: every test of the test file is a
+FAIL_TO_PASS test (found statically), parsed from pytest's output by
+swebench's pytest parser. Other languages are graded by the test command's
+exit status, as Aider grades them: the eval script prints one pytest-style
+line, `PASSED polyglot::<id>` or `FAILED polyglot::<id>`, so the same
+swebench parser and report decide. They need their toolchain in the image
+(see `evaluator.polyglot_image`).
+"""
+
+from __future__ import annotations
+
+import ast
+import hashlib
+import json
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from evaluator import eval_script, gitrepo
+from evaluator.errors import BadTask, DatasetUnavailable, UnknownTask
+from evaluator.task import SANDBOX_REPO_DIR, Task
+
+BENCHMARK = "polyglot"
+LANGUAGES = ("cpp", "go", "java", "javascript", "python", "rust")
+# Subsets drawn deterministically from the sorted ids (a stable hash order), like the built-in ones.
+SUBSET_SIZES = {"small": 10, "medium": 50}
+
+
+@dataclass(frozen=True)
+class LanguageSetup:
+    """How one language's tests run (inside `exercise_dir` = the repository)."""
+
+    test_cmd: str
+    image_needs: str  # what the image must provide, for the README and error messages
+
+
+SETUPS: dict[str, LanguageSetup] = {
+    "python": LanguageSetup("python -m pytest -rA -p no:cacheprovider --continue-on-collection-errors {tests}",
+                            "nothing: python3 and pytest are in Clade's base image"),
+    "go": LanguageSetup("go test ./...", "Go (Debian golang-go)"),
+    "rust": LanguageSetup("cargo test --offline -- --include-ignored", "Rust (Debian cargo, rustc)"),
+    "javascript": LanguageSetup("npm test", "Node.js and npm (Debian nodejs, npm) and the exercise's node_modules"),
+    "cpp": LanguageSetup("mkdir -p build && cd build && cmake -DEXERCISM_RUN_ALL_TESTS=1 .. && make",
+                         "CMake and a C++ compiler (Debian cmake, g++)"),
+    "java": LanguageSetup("./gradlew test --offline", "a JDK (Debian default-jdk-headless) and Gradle's cache"),
+}
+
+
+def _exercise_dirs(root: Path, language: str) -> list[Path]:
+    practice = root / language / "exercises" / "practice"
+    if not practice.is_dir():
+        return []
+    return sorted(d for d in practice.iterdir() if (d / ".meta" / "config.json").is_file())
+
+
+def _check_root(root: Path) -> None:
+    if not root.is_dir():
+        raise DatasetUnavailable(
+            f"no polyglot checkout at {root}: clone https://github.com/Aider-AI/polyglot-benchmark "
+            "on a machine with network, copy it here, and pass its path (--benchmark polyglot:PATH)"
+        )
+    if not any(_exercise_dirs(root, lang) for lang in LANGUAGES):
+        raise DatasetUnavailable(
+            f"{root} has no <language>/exercises/practice/<exercise>/.meta/config.json: "
+            "pass the root of a polyglot-benchmark checkout"
+        )
+
+
+def _order_key(task_id: str) -> str:
+    return hashlib.sha256(task_id.encode()).hexdigest()
+
+
+class PolyglotBenchmark:
+    """The exercises of one checkout; subsets: each language, small, medium, full."""
+
+    name = BENCHMARK
+
+    def __init__(self, root: Path, repo_dir: str = SANDBOX_REPO_DIR) -> None:
+        self.root = root.expanduser().resolve()
+        _check_root(self.root)
+        self.repo_dir = repo_dir
+        self._dirs = {f"{lang}__{d.name}": d for lang in LANGUAGES for d in _exercise_dirs(self.root, lang)}
+
+    def ids(self) -> list[str]:
+        return sorted(self._dirs)
+
+    def subsets(self) -> dict[str, list[str]]:
+        ids = self.ids()
+        shuffled = sorted(ids, key=_order_key)
+        small = shuffled[: SUBSET_SIZES["small"]]
+        medium = shuffled[SUBSET_SIZES["small"]: SUBSET_SIZES["small"] + SUBSET_SIZES["medium"]]
+        by_language = {lang: [i for i in ids if i.startswith(f"{lang}__")] for lang in LANGUAGES}
+        return {**{k: v for k, v in by_language.items() if v}, "small": sorted(small), "medium": sorted(medium),
+                "full": ids}
+
+    def load(self, subset: str | None = None, ids: list[str] | None = None) -> list[Task]:
+        if ids:
+            missing = [i for i in ids if i not in self._dirs]
+            if missing:
+                raise UnknownTask(f"the polyglot checkout at {self.root} has no exercise {', '.join(missing)} "
+                                  "(ids are <language>__<exercise>, e.g. python__two-fer)")
+            chosen = ids
+        else:
+            names = self.subsets()
+            if (subset or "full") not in names:
+                raise UnknownTask(f"polyglot has no subset {subset!r}; use one of {', '.join(names)}")
+            chosen = names[subset or "full"]
+        return [self.task(i) for i in chosen]
+
+    def task(self, task_id: str) -> Task:
+        return exercise_task(self._dirs[task_id], task_id.split("__", 1)[0], self.repo_dir)
+
+
+def _config(exercise: Path) -> dict[str, list[str]]:
+    try:
+        files = json.loads((exercise / ".meta" / "config.json").read_text())["files"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise BadTask(f"{exercise}/.meta/config.json is unreadable or has no 'files' ({exc})") from None
+    return {k: list(files.get(k, [])) for k in ("solution", "test", "example", "editor")}
+
+
+def _instructions(exercise: Path) -> str:
+    docs = exercise / ".docs"
+    parts = [p.read_text() for p in (docs / "introduction.md", docs / "instructions.md",
+                                       docs / "instructions.append.md") if p.is_file()]
+    if not parts:
+        raise BadTask(f"{exercise} has no .docs/instructions.md")
+    return "\n\n".join(part.strip() for part in parts)
+
+
+def _problem(exercise: Path, solution: list[str]) -> str:
+    files = ", ".join(solution)
+    return (
+        f"{_instructions(exercise)}\n\n####\n\n"
+        f"Use the instructions above to complete the code in: {files}.\n"
+        "Keep the names of the existing functions, classes and files: the tests that will check your work "
+        "call them. Use only the language's standard library.\n"
+    )
+
+
+def _prepare_test(language: str, text: str) -> str:
+    """Turn on the tests that exercism ships switched off (as Aider's harness does)."""
+    if language == "javascript":
+        return text.replace("xtest(", "test(")
+    if language == "java":
+        return "\n".join(line for line in text.splitlines() if line.strip() != "@Disabled(\"Remove to run test\")") + "\n"
+    return text
+
+
+def _python_test_ids(path: Path, rel: str) -> list[str]:
+    """`file::Class::test_method` / `file::test_function`, as pytest -rA names them."""
+    try:
+        tree = ast.parse(path.read_text())
+    except (OSError, SyntaxError) as exc:
+        raise BadTask(f"cannot read the tests in {path}: {exc}") from None
+    found = []
+    for node in tree.body:
+        if isinstance(node, ast.ClassDef) and (node.name.startswith("Test") or node.name.endswith("Test")):
+            found += [f"{rel}::{node.name}::{item.name}" for item in node.body
+                      if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name.startswith("test")]
+        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
+            found.append(f"{rel}::{node.name}")
+    return found
+
+
+def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DIR) -> Task:
+    """One exercise as a Task (base commit, test patch and gold patch computed here)."""
+    files = _config(exercise)
+    task_id = f"{language}__{exercise.name}"
+    hidden = files["test"]
+    if not hidden or not files["solution"]:
+        raise BadTask(f"{exercise}/.meta/config.json names no solution or test files")
+    with tempfile.TemporaryDirectory(prefix="clade-polyglot-") as tmp:
+        work = Path(tmp) / "repo"
+        base_commit = gitrepo.init_repo(work, exercise, exclude=[".meta", *hidden])
+        for rel in hidden:
+            target = work / rel
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(_prepare_test(language, (exercise / rel).read_text()))
+        test_patch = gitrepo.diff(work, base_commit)
+        gitrepo.git(work, "reset", "-q", "--hard", base_commit)
+        gitrepo.git(work, "clean", "-qfdx")
+        for solution, example in zip(files["solution"], files["example"]):
+            (work / solution).write_text((exercise / example).read_text())
+        gold = gitrepo.diff(work, base_commit)
+    setup = SETUPS[language]
+    if language == "python":
+        test_cmd = setup.test_cmd.format(tests=" ".join(hidden))
+        fail_to_pass = [t for rel in hidden for t in _python_test_ids(exercise / rel, rel)]
+    else:
+        marker = f"polyglot::{task_id}"
+        test_cmd = f"( {setup.test_cmd} ) && echo 'PASSED {marker}' || echo 'FAILED {marker}'"
+        fail_to_pass = [marker]
+    return Task(
+        benchmark=BENCHMARK,
+        instance_id=task_id,
+        repo=f"polyglot-benchmark/{language}",
+        base_commit=base_commit,
+        problem_statement=_problem(exercise, files["solution"]),
+        test_patch=test_patch,
+        patch=gold,
+        FAIL_TO_PASS=fail_to_pass,
+        PASS_TO_PASS=[],
+        eval_script=eval_script.build(repo_dir=repo_dir, base_commit=base_commit, test_patch=test_patch,
+                                      test_cmd=test_cmd),
+        log_parser="parse_log_pytest",
+        eval_type="pass_and_fail",
+        image=None,
+        repo_dir=repo_dir,
+        source_dir=exercise,
+        source_exclude=[".meta", *hidden],
+        test_timeout=300.0 if language in ("java", "rust", "cpp") else 120.0,
+        test_cmd=test_cmd,
+        metadata={"language": language, "exercise": exercise.name, "solution_files": files["solution"]},
+    )

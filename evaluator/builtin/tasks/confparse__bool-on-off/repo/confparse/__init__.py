@@ -1,0 +1,3 @@
+from confparse.config import Config, ConfigError
+
+__all__ = ["Config", "ConfigError"]

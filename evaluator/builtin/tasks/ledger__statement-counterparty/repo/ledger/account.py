@@ -1,0 +1,38 @@
+"""One account and its history."""
+
+from dataclasses import dataclass, field
+
+from ledger.errors import InsufficientFunds
+
+
+@dataclass
+class Entry:
+    kind: str
+    amount_cents: int
+    balance_cents: int
+
+
+@dataclass
+class Account:
+    id: int
+    owner: str
+    overdraft_limit_cents: int = 0
+    balance_cents: int = 0
+    history: list = field(default_factory=list)
+
+    def deposit(self, amount_cents, kind="deposit"):
+        if amount_cents <= 0:
+            raise ValueError("a deposit must be positive")
+        self.balance_cents += amount_cents
+        self.history.append(Entry(kind, amount_cents, self.balance_cents))
+
+    def withdraw(self, amount_cents, kind="withdrawal"):
+        if amount_cents <= 0:
+            raise ValueError("a withdrawal must be positive")
+        if self.balance_cents - amount_cents < -self.overdraft_limit_cents:
+            raise InsufficientFunds(
+                f"account {self.id} cannot pay {amount_cents} cents "
+                f"(balance {self.balance_cents}, overdraft limit {self.overdraft_limit_cents})"
+            )
+        self.balance_cents -= amount_cents
+        self.history.append(Entry(kind, -amount_cents, self.balance_cents))

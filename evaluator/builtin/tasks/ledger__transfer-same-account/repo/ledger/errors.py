@@ -1,0 +1,10 @@
+class LedgerError(Exception):
+    pass
+
+
+class InsufficientFunds(LedgerError):
+    pass
+
+
+class UnknownAccount(LedgerError, KeyError):
+    pass

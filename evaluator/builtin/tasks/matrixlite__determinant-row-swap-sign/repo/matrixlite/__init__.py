@@ -1,0 +1,3 @@
+from matrixlite.matrix import Matrix
+
+__all__ = ["Matrix"]

@@ -1,0 +1,1 @@
+"""Catalog, cart and checkout pricing for a small web shop."""

@@ -1,0 +1,1 @@
+"""Durations, business days, human-friendly times and intervals."""

@@ -1,0 +1,155 @@
+"""The evaluator's library calls: one task (HGM style), many tasks, staged (DGM style).
+
+    from evaluator import evaluate_task, evaluate_tasks, staged_evaluation
+
+`evaluate_task` is what the search calls to score a node on one task: it
+records the evaluation in the archive (started before the work, finished
+with outcome, reason, log folder, tokens and details), so that a resumed run
+can tell a started evaluation from one never begun.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from evaluator.agents import AgentSpec
+from evaluator.runner import EvalOptions, run_task
+from evaluator.task import Outcome, Task, TaskResult
+
+if TYPE_CHECKING:
+    from archive import Archive
+
+OnResult = Callable[[TaskResult], None]
+
+
+def evaluate_task(
+    task: Task,
+    agent: AgentSpec,
+    options: EvalOptions | None = None,
+    *,
+    archive: Archive | None = None,
+    node_id: int | None = None,
+    attempt: int = 0,
+) -> TaskResult:
+    """Run `agent` on `task` and grade it; with an archive and a node, record it.
+
+    The evaluation row is created before the work starts and finished with
+    the outcome; its logs go to `CLADE_HOME/runs/<run>/logs/evaluation-<id>`.
+    """
+    options = options or EvalOptions()
+    if archive is None or node_id is None:
+        return run_task(task, agent, options, node_id=node_id)
+    node = archive.repo.get_node(node_id)
+    evaluation = archive.repo.start_evaluation(node_id, task.instance_id, attempt)
+    log_dir = archive.home.logs_dir(node.run_id) / f"evaluation-{evaluation.id}"
+    result = run_task(task, agent, options, node_id=node_id, evaluation_id=evaluation.id, log_dir=log_dir)
+    archive.repo.finish_evaluation(
+        evaluation.id,
+        result.outcome,
+        duration_s=result.duration_s,
+        reason=result.reason,
+        log_path=result.log_dir,
+        details=result.details(),
+        prompt_tokens=result.prompt_tokens,
+        completion_tokens=result.completion_tokens,
+        cost_usd=result.cost_usd,
+    )
+    return result
+
+
+def evaluate_tasks(
+    tasks: Sequence[Task],
+    agent: AgentSpec,
+    options: EvalOptions | None = None,
+    *,
+    workers: int = 1,
+    archive: Archive | None = None,
+    node_id: int | None = None,
+    on_result: OnResult | None = None,
+    on_start: Callable[[Task], None] | None = None,
+) -> list[TaskResult]:
+    """Every task on a pool of `workers` threads; results in the tasks' order.
+
+    `on_start` / `on_result` are called (from worker threads, one at a time)
+    as tasks begin and end, for progress displays.
+    """
+    options = options or EvalOptions()
+    lock = threading.Lock()
+
+    def one(task: Task) -> TaskResult:
+        if on_start is not None:
+            with lock:
+                on_start(task)
+        result = evaluate_task(task, agent, options, archive=archive, node_id=node_id)
+        if on_result is not None:
+            with lock:
+                on_result(result)
+        return result
+
+    if workers <= 1:
+        return [one(task) for task in tasks]
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clade-eval") as pool:
+        return list(pool.map(one, tasks))
+
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of a staged evaluation: these tasks, run only when the
+    resolved fraction so far is at least `threshold`."""
+
+    name: str
+    tasks: Sequence[Task]
+    threshold: float = 0.0
+
+
+@dataclass
+class StagedResult:
+    results: list[TaskResult] = field(default_factory=list)
+    stages_run: list[str] = field(default_factory=list)
+    stopped_after: str | None = None  # the stage below whose threshold the agent fell
+
+    @property
+    def resolved(self) -> int:
+        return sum(r.outcome == Outcome.RESOLVED for r in self.results)
+
+    @property
+    def score(self) -> float:
+        return self.resolved / len(self.results) if self.results else 0.0
+
+
+def staged_evaluation(
+    stages: Sequence[Stage],
+    agent: AgentSpec,
+    options: EvalOptions | None = None,
+    *,
+    workers: int = 1,
+    archive: Archive | None = None,
+    node_id: int | None = None,
+    on_result: OnResult | None = None,
+) -> StagedResult:
+    """DGM's staged evaluation: run each stage while the score so far clears
+    the next stage's threshold (DGM: 10 tasks, then 50 more at >= 40 %)."""
+    staged = StagedResult()
+    for stage in stages:
+        if staged.results and staged.score < stage.threshold:
+            staged.stopped_after = staged.stages_run[-1]
+            break
+        staged.results += evaluate_tasks(stage.tasks, agent, options, workers=workers, archive=archive,
+                                         node_id=node_id, on_result=on_result)
+        staged.stages_run.append(stage.name)
+    return staged
+
+
+def dgm_stages(small: Sequence[Task], medium: Sequence[Task], threshold: float = 0.4) -> list[Stage]:
+    """DGM's two stages: `small`, then `medium` when at least `threshold` of small is resolved."""
+    return [Stage("small", small), Stage("medium", medium, threshold)]
+
+
+def default_log_root(home: Path, label: str) -> Path:
+    """Where the CLI keeps a standalone evaluation's logs and report."""
+    return home / "evals" / label

@@ -1,0 +1,269 @@
+"""Run one agent on one task in sandboxes, and grade the result.
+
+Two sandboxes, never one, so that nothing the agent leaves behind (a
+patched test runner, a background process, a planted conftest) can touch
+the grading:
+
+1. **solve** — the task's base repository (without the hidden tests) and
+   the agent's code are copied in, the agent runs with the model socket
+   mounted and a wall-clock limit, and `OUT/patch.diff` comes back.
+   Reference agents skip this: `gold` returns the gold patch, `noop` an
+   empty one.
+2. **grade** — a fresh sandbox, no model socket: the base repository, the
+   patch applied as swebench's harness applies it, the hidden tests
+   applied and run with a time limit, the log graded by swebench.
+
+Whatever goes wrong becomes an outcome with a one-line reason, never an
+exception: the agent timing out → `timeout`; crashing without a patch →
+`error`; a patch that does not apply or tests that fail → `unresolved`;
+tests that hang → `timeout`; a sandbox or Docker failure → `error`.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+import shlex
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from archive.errors import CladeError
+from evaluator import eval_script, gitrepo, grading
+from evaluator.agent_run import REPO_DIR, AgentLimits, ModelAccess, run_agent
+from evaluator.agents import AgentSpec, TokenSource
+from evaluator.task import Outcome, Task, TaskResult
+
+log = logging.getLogger(__name__)
+
+WORK = "/tmp/clade"  # the platform's own files in the grading sandbox (not in the repository)
+PATCH_FILE = f"{WORK}/model.patch"
+EVAL_FILE = f"{WORK}/eval.sh"
+APPLY_TIMEOUT_S = 120.0
+
+
+@dataclass
+class EvalOptions:
+    """How tasks are run. The defaults suit the built-in benchmark.
+
+    `model` is how code agents reach a model: one fixed `ModelAccess`, or a
+    `TokenSource` (e.g. `GatewayTokens`) that issues a token per evaluation.
+    """
+
+    agent_limits: AgentLimits = field(default_factory=AgentLimits)  # seconds = the agent's wall clock
+    tests_timeout: float | None = None  # None: the task's own test_timeout
+    limits: object | None = None  # sandbox.limits.SandboxLimits; None: the sandbox's defaults
+    model: ModelAccess | TokenSource | None = None  # required for code agents
+    log_root: Path | None = None  # keep per-task logs here; None: logs are discarded
+    image: str | None = None  # Clade's sandbox image; None: the current recipe's tag
+
+
+@dataclass
+class _Solved:
+    patch: str | None
+    outcome: Outcome | None = None
+    reason: str = ""
+    seconds: float = 0.0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    status: str | None = None
+    exit_code: int | None = None
+
+
+def sandbox_repo_dir(task: Task) -> str:
+    """Where the task's repository lives in the sandboxes.
+
+    Tasks made from files are copied to their `repo_dir`. Tasks whose
+    repository is inside an image (SWE-bench's /testbed) are copied from
+    there to /workspace, because a Clade sandbox's root is read-only and its
+    user unprivileged: only /workspace is writable.
+    """
+    if task.source_dir is not None:
+        return task.repo_dir
+    return REPO_DIR
+
+
+def task_eval_script(task: Task) -> str:
+    """The task's eval script, pointed at `sandbox_repo_dir(task)`."""
+    script = grading.eval_script(task)
+    if task.source_dir is not None:
+        return script
+    src, dst = task.repo_dir.rstrip("/"), sandbox_repo_dir(task)
+    script = re.sub(rf"(?<![\w/.-]){re.escape(src)}(?![\w.-])", dst, script)
+    # An editable install in the image points at the original path; make the copy win.
+    header, _, body = script.partition("set -uxo pipefail\n")
+    return f"{header}set -uxo pipefail\nexport PYTHONPATH={dst}${{PYTHONPATH:+:$PYTHONPATH}}\n{body}"
+
+
+def run_task(
+    task: Task,
+    agent: AgentSpec,
+    options: EvalOptions | None = None,
+    *,
+    node_id: int | None = None,
+    evaluation_id: int | None = None,
+    log_dir: Path | None = None,
+) -> TaskResult:
+    """Solve and grade one task; always returns a result (see the module doc)."""
+    options = options or EvalOptions()
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="clade-task-") as tmp:
+        logs = log_dir or (options.log_root / _safe(task.instance_id) if options.log_root else Path(tmp) / "logs")
+        logs.mkdir(parents=True, exist_ok=True)
+        kept = log_dir is not None or options.log_root is not None
+
+        def result(outcome: Outcome, reason: str, **extra: object) -> TaskResult:
+            done = TaskResult(
+                task_id=task.instance_id, benchmark=task.benchmark, agent=agent.name, outcome=outcome,
+                reason=reason, duration_s=time.monotonic() - started, log_dir=str(logs) if kept else None,
+                evaluation_id=evaluation_id, **extra,  # type: ignore[arg-type]
+            )
+            (logs / "result.json").write_text(json.dumps(done.as_dict(), indent=2))
+            return done
+
+        try:
+            base = _base_repo(task, Path(tmp))
+            solved = _solve(task, agent, options, base, logs, node_id=node_id, evaluation_id=evaluation_id)
+            agent_facts = {
+                "agent_s": solved.seconds, "prompt_tokens": solved.prompt_tokens,
+                "completion_tokens": solved.completion_tokens, "agent_status": solved.status,
+                "agent_exit_code": solved.exit_code,
+            }
+            if solved.patch is None:
+                return result(solved.outcome or Outcome.ERROR, solved.reason, **agent_facts)
+            patch = solved.patch
+            (logs / "patch.diff").write_text(patch)
+            patch_facts = {"patch_bytes": len(patch.encode()), "empty_patch": not patch.strip()}
+            outcome, reason, status, tests_s = _grade(task, patch, options, base, logs)
+            if not patch.strip() and outcome != Outcome.RESOLVED:
+                reason = f"empty patch (nothing changed): {reason}"
+            if solved.reason and outcome != Outcome.RESOLVED:
+                reason = f"{reason} ({solved.reason})"
+            return result(outcome, reason, tests=status, tests_s=tests_s, **agent_facts, **patch_facts)
+        except CladeError as exc:  # the task itself is broken (bad files, missing image, ...)
+            return result(Outcome.ERROR, str(exc))
+        except Exception as exc:  # SandboxError, Docker, or a bug: recorded, never raised
+            (logs / "evaluator-error.txt").write_text(traceback.format_exc())
+            log.warning("evaluating %s failed: %s", task.instance_id, exc, exc_info=True)
+            kind = "sandbox" if type(exc).__module__.startswith("sandbox") else "evaluator"
+            return result(Outcome.ERROR, f"{kind} failure: {type(exc).__name__}: {_first_line(str(exc))}")
+
+
+def _safe(task_id: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", task_id)
+
+
+def _first_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[0][:300] if lines else ""
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:300] if lines else "no output"
+
+
+def _base_repo(task: Task, tmp: Path) -> Path | None:
+    """The base repository on the host (None when it lives in the image)."""
+    if task.source_dir is None:
+        return None
+    dest = tmp / "repo"
+    gitrepo.materialize(task.source_dir, dest, task.base_commit or None, task_id=task.instance_id,
+                        exclude=task.source_exclude)
+    return dest
+
+
+def _new_sandbox(task: Task, options: EvalOptions, **kwargs: object):  # noqa: ANN202 - DockerSandbox
+    from sandbox.docker_sandbox import DockerSandbox
+
+    image = task.image or options.image
+    return DockerSandbox(image, options.limits, **kwargs)  # type: ignore[arg-type]
+
+
+def _place_repo(sb, task: Task, base: Path | None) -> str:  # noqa: ANN001 - a Sandbox
+    """Put the base repository where the scripts expect it; return that path."""
+    repo = sandbox_repo_dir(task)
+    if base is not None:
+        sb.copy_in(base, repo)
+        return repo
+    copied = sb.exec(["bash", "-c", f"mkdir -p {shlex.quote(repo)} && cp -a {shlex.quote(task.repo_dir)}/. "
+                      f"{shlex.quote(repo)}"], timeout=600)
+    if not copied.ok:
+        raise CladeError(f"could not copy {task.repo_dir} of image {task.image} to {repo}: {_last_line(copied.output)}")
+    return repo
+
+
+# -- solving -------------------------------------------------------------------------------------------------------
+
+
+def _solve(task: Task, agent: AgentSpec, options: EvalOptions, base: Path | None, logs: Path, *,
+           node_id: int | None, evaluation_id: int | None) -> _Solved:
+    if agent.is_reference:
+        return _Solved(patch=task.patch if agent.name == "gold" else "")
+    if options.model is None:
+        raise CladeError(f"agent {agent.name} needs a model: pass a ModelAccess or a TokenSource "
+                         "(CLI: --llm-socket and --model)")
+    assert agent.code_root is not None
+    source = None if isinstance(options.model, ModelAccess) else options.model
+    access = options.model if source is None else source.access(
+        node_id=node_id if node_id is not None else agent.node_id, evaluation_id=evaluation_id)
+    extra_env = {} if base is not None else {"PYTHONPATH": REPO_DIR}
+    try:
+        ran = run_agent(agent.code_root, base, task.problem_statement, access, limits=options.limits,  # type: ignore[arg-type]
+                        agent_limits=options.agent_limits, image=task.image or options.image,
+                        repo_in_image=None if base is not None else task.repo_dir, extra_env=extra_env)
+    finally:
+        if source is not None:
+            source.revoke(access)
+    (logs / "agent-output.txt").write_text(ran.output)
+    for name, text in ran.files.items():
+        (logs / name).write_text(text)
+    summary = ran.summary if isinstance(ran.summary, dict) else {}
+    solved = _Solved(
+        patch=ran.files.get("patch.diff"), seconds=ran.duration_s,
+        exit_code=None if ran.timed_out else ran.exit_code,
+        prompt_tokens=_int(summary.get("prompt_tokens")), completion_tokens=_int(summary.get("completion_tokens")),
+        status=str(summary["status"]) if summary.get("status") is not None else None,
+    )
+    if ran.timed_out:
+        solved.patch, solved.outcome = None, Outcome.TIMEOUT
+        solved.reason = f"the agent ran past its {options.agent_limits.seconds:g} s limit and was stopped"
+    elif solved.patch is None:
+        solved.outcome = Outcome.ERROR
+        solved.reason = (f"the agent exited with status {ran.exit_code} and wrote no patch.diff: "
+                         f"{_last_line(ran.output)}")
+    elif ran.exit_code != 0:
+        solved.reason = f"the agent exited with status {ran.exit_code}"
+    return solved
+
+
+def _int(value: object) -> int:
+    return value if isinstance(value, int) and not isinstance(value, bool) and value >= 0 else 0
+
+
+# -- grading -------------------------------------------------------------------------------------------------------
+
+
+def _grade(task: Task, patch: str, options: EvalOptions, base: Path | None, logs: Path):  # noqa: ANN202
+    """(outcome, reason, tests status, seconds) from a fresh sandbox."""
+    tests_timeout = options.tests_timeout or task.test_timeout
+    started = time.monotonic()
+    with _new_sandbox(task, options) as sb:
+        repo = _place_repo(sb, task, base)
+        sb.write_files({PATCH_FILE: patch, EVAL_FILE: task_eval_script(task)})
+        applied = sb.exec(["bash", "-c", grading.apply_script(repo, PATCH_FILE)], timeout=APPLY_TIMEOUT_S)
+        output = applied.output
+        if eval_script.APPLY_PATCH_PASS in applied.output and not applied.timed_out:
+            ran = sb.exec(["bash", EVAL_FILE], timeout=tests_timeout, workdir=repo)
+            output += ran.output
+            if ran.timed_out:
+                (logs / "test_output.txt").write_text(output)
+                return (Outcome.TIMEOUT, f"the tests ran past their {tests_timeout:g} s limit and were stopped",
+                        None, time.monotonic() - started)
+    seconds = time.monotonic() - started
+    graded = grading.grade(task, output, patch=patch, log_path=logs / "test_output.txt")
+    outcome = Outcome.RESOLVED if graded.resolved else Outcome.UNRESOLVED
+    return outcome, graded.reason, graded.status, seconds

@@ -1,0 +1,288 @@
+"""The gateway over real HTTP (a Unix socket, as a sandbox uses it) in front
+of the scripted model server: tokens, forwarding, accounting, failures."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import pytest
+
+from archive import Archive
+from llm.config import Budget, GatewayConfig
+from llm.script import ChatRequest, Reply, Script
+from llm.scripted_server import ScriptedServer
+from tests.llm.conftest import GatewayFactory, ask, caller, scripted_backend
+
+FIXED = Reply.text("fixed answer", prompt_tokens=10, completion_tokens=5)
+
+
+def test_calls_are_accounted_to_run_node_and_evaluation(archive: Archive, gateway_factory: GatewayFactory) -> None:
+    run = archive.repo.create_run("accounting", {})
+    root = archive.repo.add_node(run.id, None)
+    child = archive.repo.add_node(run.id, root.id)
+    evaluation = archive.repo.start_evaluation(child.id, "task-1")
+    with ScriptedServer(Script(default=FIXED)) as server:
+        gateway = gateway_factory(scripted_backend(server), repo=archive.repo)
+        solve = gateway.issue_token(run_id=run.id, node_id=child.id, evaluation_id=evaluation.id, purpose="solve")
+        diagnose = gateway.issue_token(run_id=run.id, node_id=root.id, purpose="diagnose")
+        with caller(gateway, solve) as client:
+            for _ in range(2):
+                reply = ask(client)
+                assert reply.status_code == 200, reply.text
+                assert reply.json()["choices"][0]["message"]["content"] == "fixed answer"
+        with caller(gateway, diagnose, over="tcp") as client:
+            assert ask(client).status_code == 200
+        gateway.flush()
+
+    calls = archive.repo.llm_calls(run_id=run.id)
+    assert [(c.node_id, c.evaluation_id, c.purpose) for c in calls] == [
+        (child.id, evaluation.id, "solve"),
+        (child.id, evaluation.id, "solve"),
+        (root.id, None, "diagnose"),
+    ]
+    for call in calls:
+        assert (call.prompt_tokens, call.completion_tokens, call.error) == (10, 5, None)
+        assert call.model == "hosted_vllm/scripted" and call.latency_s is not None and call.latency_s > 0
+    stored = archive.repo.get_run(run.id)
+    assert (stored.llm_calls_count, stored.prompt_tokens, stored.completion_tokens) == (3, 30, 15)
+    assert gateway.spent("evaluation", evaluation.id).tokens == 30
+
+
+def test_unknown_missing_and_revoked_tokens_are_refused(gateway_factory: GatewayFactory) -> None:
+    with ScriptedServer(Script(default=FIXED)) as server:
+        gateway = gateway_factory(scripted_backend(server))
+        token = gateway.issue_token(run_id=None, purpose="test")
+        for bad in (None, "clade-not-a-token", token + "x"):
+            with caller(gateway, bad) as client:
+                refused = ask(client)
+                assert refused.status_code == 401
+                assert refused.json()["error"]["code"] == "invalid_api_key"
+                assert "CLADE_LLM_TOKEN" in refused.json()["error"]["message"]
+                assert client.get("/models").status_code == 401
+        with caller(gateway, token) as client:
+            assert ask(client).status_code == 200
+            assert gateway.revoke_token(token)
+            assert ask(client).status_code == 401
+        assert len(server.chat_requests) == 1  # refused calls never reach the model
+
+
+def test_tool_calls_pass_through_unchanged(gateway_factory: GatewayFactory) -> None:
+    tools = [
+        {
+            "type": "function",
+            "function": {
+                "name": "bash",
+                "description": "Run a shell command.",
+                "parameters": {
+                    "type": "object",
+                    "properties": {"command": {"type": "string"}},
+                    "required": ["command"],
+                },
+            },
+        }
+    ]
+    messages = [
+        {"role": "system", "content": "You fix bugs."},
+        {"role": "user", "content": "Fix it."},
+        {
+            "role": "assistant",
+            "content": None,
+            "tool_calls": [
+                {"id": "call_a", "type": "function", "function": {"name": "bash", "arguments": '{"command": "ls"}'}}
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_a", "content": "a.py"},
+    ]
+    replies = [Reply.tool_call("bash", {"command": "pytest -q"}), Reply.malformed_tool_call("bash", '{"command": "ls')]
+    with ScriptedServer(replies) as server:
+        gateway = gateway_factory(scripted_backend(server))
+        with caller(gateway, gateway.issue_token(purpose="t")) as client:
+            body = {"model": "m", "messages": messages, "tools": tools, "tool_choice": "auto", "temperature": 0.0}
+            first = client.post("/chat/completions", json=body).json()["choices"][0]
+            second = client.post("/chat/completions", json=body).json()["choices"][0]
+    sent = server.chat_requests[0]
+    assert sent["tools"] == tools and sent["tool_choice"] == "auto"
+    # litellm leaves out a null "content" (the same thing in OpenAI's format); nothing else changes.
+    assert sent["messages"] == [{k: v for k, v in m.items() if v is not None} for m in messages]
+    assert first["finish_reason"] == "tool_calls"
+    assert json.loads(first["message"]["tool_calls"][0]["function"]["arguments"]) == {"command": "pytest -q"}
+    assert second["message"]["tool_calls"][0]["function"]["arguments"] == '{"command": "ls'  # verbatim
+
+
+def test_request_cannot_steer_litellm_and_keys_stay_in_the_gateway(
+    gateway_factory: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLADE_TEST_BACKEND_KEY", "sk-very-secret")
+    with ScriptedServer(Script(default=FIXED), api_key="sk-very-secret") as server:
+        gateway = gateway_factory(scripted_backend(server, api_key_env="CLADE_TEST_BACKEND_KEY"))
+        token = gateway.issue_token(purpose="t")
+        with caller(gateway, token) as client:
+            hostile = ask(client, api_base="http://127.0.0.1:9/v1", api_key="x", top_k=3)
+            models = client.get("/models")
+    assert hostile.status_code == 200, hostile.text
+    assert "sk-very-secret" not in hostile.text + str(hostile.headers) + models.text
+    received = server.requests[-1]
+    assert received.headers["authorization"] == "Bearer sk-very-secret"  # the gateway's key, not the token
+    assert token not in json.dumps(received.to_dict())
+    assert received.body["top_k"] == 3  # unknown parameters reach the backend as they are
+
+
+def test_unknown_model_streaming_and_bad_bodies_are_clear_400s(gateway_factory: GatewayFactory) -> None:
+    with ScriptedServer(Script(default=FIXED)) as server:
+        gateway = gateway_factory(scripted_backend(server))
+        with caller(gateway, gateway.issue_token()) as client:
+            unknown = ask(client, model="gpt-9")
+            assert unknown.status_code == 404 and "['m']" in unknown.json()["error"]["message"]
+            assert ask(client, stream=True).status_code == 400
+            assert client.post("/chat/completions", content=b"{not json").status_code == 400
+            assert client.post("/chat/completions", json={"model": "m", "messages": []}).status_code == 400
+            assert client.get("/models").json()["data"][0]["id"] == "m"
+        assert server.chat_requests == []
+
+
+def test_context_length_error_is_a_clear_400_and_not_retried(gateway_factory: GatewayFactory) -> None:
+    with ScriptedServer([Reply.context_length_exceeded(), "unused"]) as server:
+        gateway = gateway_factory(scripted_backend(server, max_retries=3))
+        with caller(gateway, gateway.issue_token()) as client:
+            reply = ask(client, "x" * 1000)
+    assert reply.status_code == 400
+    error = reply.json()["error"]
+    assert error["code"] == "context_length_exceeded" and error["type"] == "invalid_request_error"
+    assert "context window" in error["message"] and "maximum context length" in error["message"]
+    assert len(server.chat_requests) == 1
+
+
+def test_429_and_5xx_and_garbage_are_retried(gateway_factory: GatewayFactory) -> None:
+    replies = [Reply.rate_limited(retry_after=0), Reply.server_error(), Reply.garbage(), Reply.hang_up(), "finally"]
+    with ScriptedServer(replies) as server:
+        gateway = gateway_factory(scripted_backend(server, max_retries=4))
+        with caller(gateway, gateway.issue_token()) as client:
+            reply = ask(client)
+    assert reply.status_code == 200, reply.text
+    assert reply.json()["choices"][0]["message"]["content"] == "finally"
+    assert len(server.chat_requests) == 5
+
+
+def test_backend_down_gives_a_clear_error_and_the_gateway_keeps_serving(
+    archive: Archive, gateway_factory: GatewayFactory
+) -> None:
+    run = archive.repo.create_run("down", {})
+    down = ScriptedServer(Script(default=FIXED)).start()
+    down_backend = scripted_backend(down, name="down", max_retries=1)
+    down.stop()  # nothing listens on its port any more
+    with ScriptedServer(Script(default=FIXED)) as up:
+        gateway = gateway_factory(down_backend, scripted_backend(up, name="up"), repo=archive.repo)
+        with caller(gateway, gateway.issue_token(run_id=run.id)) as client:
+            failed = ask(client, model="down")
+            served = ask(client, model="up")
+        gateway.flush()
+    assert failed.status_code == 503
+    error = failed.json()["error"]
+    assert error["code"] == "backend_unavailable" and "cannot reach backend 'down'" in error["message"]
+    assert "clade llm status" in error["message"]
+    assert served.status_code == 200
+    errors = [c.error for c in archive.repo.llm_calls(run_id=run.id)]
+    assert errors[0] is not None and "backend_unavailable" in errors[0] and errors[1] is None
+
+
+def test_slow_backend_times_out_and_the_gateway_keeps_serving(gateway_factory: GatewayFactory) -> None:
+    def responder(request: ChatRequest) -> Reply:
+        slow = request.last_text == "slow"
+        return Reply.text("late" if slow else "quick", delay_s=30 if slow else 0)
+
+    with ScriptedServer(responder) as server:
+        gateway = gateway_factory(scripted_backend(server, timeout_s=0.5, max_retries=1))
+        with caller(gateway, gateway.issue_token()) as client:
+            slow = ask(client, "slow")
+            quick = ask(client, "fast")
+    assert slow.status_code == 504
+    assert slow.json()["error"]["code"] == "backend_timeout"
+    assert "did not answer within 0.5 s" in slow.json()["error"]["message"]
+    assert "after 2 attempts" in slow.json()["error"]["message"]
+    assert quick.status_code == 200 and quick.json()["choices"][0]["message"]["content"] == "quick"
+
+
+def test_garbage_forever_gives_a_clear_502_and_the_gateway_keeps_serving(gateway_factory: GatewayFactory) -> None:
+    def responder(request: ChatRequest) -> Reply:
+        return Reply.garbage('{"no": "choices"}') if request.last_text == "bad" else Reply.text("good")
+
+    with ScriptedServer(responder) as server:
+        gateway = gateway_factory(scripted_backend(server, max_retries=2))
+        with caller(gateway, gateway.issue_token()) as client:
+            bad = ask(client, "bad")
+            good = ask(client, "ok")
+    assert bad.status_code == 502
+    assert bad.json()["error"]["code"] == "backend_error"
+    assert "not a chat completion" in bad.json()["error"]["message"]
+    assert good.status_code == 200
+    assert len(server.chat_requests) == 4  # 3 attempts at the bad one, 1 good
+
+
+def test_concurrency_limit_per_backend(gateway_factory: GatewayFactory) -> None:
+    lock = threading.Lock()
+    state = {"now": 0, "most": 0}
+
+    def responder(request: ChatRequest) -> Reply:
+        with lock:
+            state["now"] += 1
+            state["most"] = max(state["most"], state["now"])
+        time.sleep(0.1)
+        with lock:
+            state["now"] -= 1
+        return Reply.text("ok")
+
+    with ScriptedServer(responder) as server:
+        gateway = gateway_factory(scripted_backend(server, max_concurrency=2))
+        token = gateway.issue_token()
+
+        def one_caller() -> list[int]:
+            with caller(gateway, token) as client:
+                return [ask(client).status_code for _ in range(2)]
+
+        results = _in_parallel(one_caller, 8)
+    assert [code for codes in results for code in codes] == [200] * 16
+    assert state["most"] == 2
+
+
+def _in_parallel(fn, n: int) -> list:  # type: ignore[no-untyped-def]
+    """Run fn in n threads started together; their results in thread order."""
+    barrier = threading.Barrier(n)
+    results: list = [None] * n
+
+    def target(i: int) -> None:
+        barrier.wait()
+        results[i] = fn()
+
+    threads = [threading.Thread(target=target, args=(i,)) for i in range(n)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return results
+
+
+def test_gateway_refuses_to_listen_beyond_loopback() -> None:
+    with pytest.raises(ValueError, match="loopback"):
+        GatewayConfig(tcp_host="0.0.0.0")
+    with pytest.raises(ValueError, match="unique"):
+        GatewayConfig(backends=[{"name": "a"}, {"name": "a"}])
+    assert Budget().unlimited and not Budget(calls=1).unlimited
+
+
+def test_a_key_quoted_by_the_backend_never_reaches_the_caller(
+    gateway_factory: GatewayFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLADE_TEST_BACKEND_KEY", "sk-quoted-secret")
+    refusal = Reply.http_error(
+        401, "Incorrect API key provided: sk-quoted-secret", "invalid_request_error", "invalid_api_key"
+    )
+    with ScriptedServer([refusal]) as server:
+        gateway = gateway_factory(scripted_backend(server, api_key_env="CLADE_TEST_BACKEND_KEY"))
+        with caller(gateway, gateway.issue_token()) as client:
+            reply = ask(client)
+    assert reply.status_code == 502 and reply.json()["error"]["code"] == "backend_auth_error"
+    assert "sk-quoted-secret" not in reply.text
+    assert "CLADE_TEST_BACKEND_KEY" in reply.json()["error"]["message"]
+    assert len(server.chat_requests) == 1  # a refused key is not retried
