@@ -8,6 +8,8 @@ import json
 import tarfile
 from pathlib import Path
 
+import pytest
+
 from archive import Archive, NodeStatus, Outcome, RunStatus
 from archive.export import MANIFEST_NAME, export_node
 from evaluator.agent_run import AgentLimits, ModelAccess
@@ -20,6 +22,7 @@ from tests.evolve.conftest import engine_config
 from tests.evolve.scripted_world import CAREFUL
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # PostgreSQL: see test_resume
 def test_a_run_grows_validates_evaluates_and_exports(
     archive: Archive, sandbox_image: str, scripted_world, engine_tasks, tmp_path: Path
 ) -> None:
