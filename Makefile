@@ -10,9 +10,9 @@ SYSTEM_STAMP := $(VENV)/.system-packages
 # tests, debootstrap to build sandbox images with no container registry.
 SYSTEM_PACKAGES := git postgresql debootstrap
 
-.PHONY: install system-packages test demo clean
+.PHONY: install test demo clean
 
-install: $(STAMP)
+install: $(STAMP) install-vllm
 
 $(SYSTEM_STAMP):
 	@mkdir -p $(VENV)

@@ -91,6 +91,8 @@ class ModelClient:
             last_error = f"HTTP {status}: {text[:500]}"
             if status == 400 and _is_context_error(text):
                 raise ContextTooLong(last_error)
+            if "budget_exceeded" in text:
+                raise ModelError(last_error)  # a spent budget does not come back by waiting
             if status not in (408, 409, 429) and status < 500:
                 raise ModelError(last_error)  # a client error will not go away by retrying
         raise ModelError(last_error)

@@ -349,6 +349,14 @@ class Gateway:
                 403, f"this token is for run {run_id}, which the archive does not hold: ask the platform for a new one",
                 "invalid_request_error", "unknown_run",
             ) from None  # fmt: skip
+        except Exception as exc:  # noqa: BLE001 - the database is down or broken
+            log.exception("cannot read run %s from the archive", run_id)
+            raise GatewayError(
+                503,
+                f"the gateway cannot read run {run_id}'s spend from the archive ({type(exc).__name__}): "
+                "check the archive database, then call again",
+                code="archive_unavailable",
+            ) from None
         return Usage(run.llm_calls_count, run.prompt_tokens + run.completion_tokens, run.cost_usd)
 
 

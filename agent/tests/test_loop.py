@@ -97,3 +97,9 @@ def test_limits_end_the_run_cleanly(buggy_repo: Path, tmp_path: Path) -> None:
     assert by_time["status"] == "time_limit" and by_time["steps"] == 0
     for out in ("a", "b", "c"):
         assert {p.name for p in (tmp_path / out).iterdir()} == {"patch.diff", "trajectory.jsonl", "summary.json"}
+
+
+def test_a_spent_budget_is_not_retried(buggy_repo: Path, tmp_path: Path) -> None:
+    script = [error(429, "run 1 is over its token budget", "budget_exceeded"), tool_call("finish", {})]
+    summary, model = run_agent(script, buggy_repo, tmp_path / "out")
+    assert summary["status"] == "model_error" and len(model.requests) == 1

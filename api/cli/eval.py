@@ -107,10 +107,9 @@ def eval_command(
         _list(bench, as_json)
         return
     selected = bench.load(subset, _split_ids(tasks))
-    if bench.name == "swebench":
-        from evaluator.benchmarks.swe_bench import require_images
+    from evaluator.images import require_images
 
-        require_images(selected)
+    require_images(selected)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
     label = f"{stamp}-{bench.name}-{agent.replace(':', '-')}"
     out_dir = (out or CladeHome.from_env().root / "evals" / label).expanduser().absolute()

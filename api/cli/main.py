@@ -56,7 +56,8 @@ def _register_subcommands() -> None:
 def main() -> None:
     _register_subcommands()
     try:
-        app(standalone_mode=False)
+        # Outside standalone mode click returns a command's exit code instead of exiting.
+        sys.exit(app(standalone_mode=False) or 0)
     except errors.USER_ERRORS as exc:
         errors.report(exc)
         sys.exit(2)
