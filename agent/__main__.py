@@ -27,6 +27,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--max-tokens", type=int, default=int(os.environ.get("CLADE_AGENT_MAX_TOKENS", defaults.max_tokens)))
     parser.add_argument("--max-seconds", type=float, default=float(os.environ.get("CLADE_AGENT_MAX_SECONDS", defaults.max_seconds)))
     parser.add_argument("--command-timeout", type=float, default=defaults.command_timeout)
+    parser.add_argument("--max-answer-tokens", type=int,
+                        default=int(os.environ.get("CLADE_AGENT_MAX_ANSWER_TOKENS", defaults.max_answer_tokens)))
     args = parser.parse_args(argv)
 
     base_url, model = os.environ.get("CLADE_LLM_BASE_URL", ""), os.environ.get("CLADE_MODEL", "")
@@ -42,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     client = ModelClient(base_url, model, os.environ.get("CLADE_LLM_TOKEN", ""))
-    limits = Limits(args.max_steps, args.max_tokens, args.max_seconds, args.command_timeout)
+    limits = Limits(args.max_steps, args.max_tokens, args.max_seconds, args.command_timeout, args.max_answer_tokens)
     summary = Agent(client, args.repo, args.out, limits, args.self_improve).run(args.problem.read_text())
     print(json.dumps(summary))
     return 0

@@ -73,8 +73,11 @@ class ModelClient:
         finally:
             conn.close()
 
-    def complete(self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None) -> Reply:
-        body: dict[str, Any] = {"model": self.model, "messages": messages}
+    def complete(
+        self, messages: list[dict[str, Any]], tools: list[dict[str, Any]] | None = None, max_tokens: int = 1024
+    ) -> Reply:
+        # max_tokens bounds each answer: a small model left unbounded rambles for minutes.
+        body: dict[str, Any] = {"model": self.model, "messages": messages, "max_tokens": max_tokens}
         if tools:
             body["tools"] = tools
         last_error = ""

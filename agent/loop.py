@@ -47,6 +47,7 @@ class Limits:
     max_tokens: int = 200_000
     max_seconds: float = 1800.0
     command_timeout: float = 120.0
+    max_answer_tokens: int = 1024
 
 
 @dataclass
@@ -149,8 +150,12 @@ class Agent:
                 return "token_limit"
             if time.monotonic() - start >= self.limits.max_seconds:
                 return "time_limit"
+            # No single call may outlive the time limit: the loop must end cleanly, not be killed.
+            self.client.timeout = max(5.0, min(300.0, self.limits.max_seconds - (time.monotonic() - start)))
             try:
-                reply = self.client.complete(_shorten(messages, keep), TOOLS if self.use_tools else None)
+                reply = self.client.complete(
+                    _shorten(messages, keep), TOOLS if self.use_tools else None, self.limits.max_answer_tokens
+                )
             except ContextTooLong as exc:
                 if keep == 0:  # even the task alone is too long
                     trajectory.log("model_error", error=str(exc))

@@ -44,12 +44,14 @@ class AgentLimits:
     max_steps: int = 30
     max_tokens: int = 200_000
     seconds: float = 600.0
+    max_answer_tokens: int = 1024
 
     def env(self) -> dict[str, str]:
         # Variables, not flags: the contract has no limit flags, and an evolved
         # agent that dropped them must still start.
         return {"CLADE_AGENT_MAX_STEPS": str(self.max_steps), "CLADE_AGENT_MAX_TOKENS": str(self.max_tokens),
-                "CLADE_AGENT_MAX_SECONDS": str(max(1, int(self.seconds - 30)))}
+                "CLADE_AGENT_MAX_SECONDS": str(max(1, int(self.seconds - 30))),
+                "CLADE_AGENT_MAX_ANSWER_TOKENS": str(self.max_answer_tokens)}
 
 
 @dataclass

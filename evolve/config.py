@@ -59,6 +59,7 @@ class ModelsConfig(_Strict):
     self_improve: str = Field("local", description="backend the parent agent uses on its own code")
     diagnosis: str = Field("local", description="backend that turns a failure into a proposal")
     diagnosis_max_chars: int = Field(24_000, ge=2_000, description="prompt size of the diagnosis")
+    diagnosis_max_tokens: int = Field(1536, gt=0, description="the longest diagnosis answer asked for")
 
     @model_validator(mode="after")
     def _roles_name_backends(self) -> "ModelsConfig":
@@ -90,6 +91,7 @@ class AgentConfig(_Strict):
 
     max_steps: int = Field(30, gt=0)
     max_tokens: int = Field(200_000, gt=0)
+    max_answer_tokens: int = Field(1024, gt=0, description="the longest answer asked of the model per turn")
 
 
 class FinalConfig(_Strict):
@@ -98,10 +100,29 @@ class FinalConfig(_Strict):
     confirm_top: int = Field(0, ge=0, description="re-evaluate this many candidates on held-out tasks")
 
 
+class RayConfig(_Strict):
+    """Where the `ray` executor sends work units (see evolve.ray_executor)."""
+
+    address: str | None = Field(
+        None, description="the cluster: HOST:PORT of its head, 'auto' (the cluster this machine belongs to), or "
+        "'local' (a private one-machine Ray); None: RAY_ADDRESS, else 'auto'")
+    gateway_host: str | None = Field(
+        None, description="the address workers reach this machine at, for the LLM gateway's bridge; "
+        "None: this machine's address in the Ray cluster")
+    gateway_port: int = Field(0, ge=0, le=65535, description="the bridge's TCP port (0: any free port)")
+    task_cpus: float = Field(1.0, ge=0, description="CPUs a unit reserves on its Ray node (one unit per CPU)")
+    resources: dict[str, float] = Field(default_factory=dict,
+                                        description="custom Ray resources a unit needs, e.g. {clade: 1}")
+    max_retries: int = Field(3, ge=0, description="times a unit whose worker or node died is run again")
+
+
 class RunConfig(_Strict):
     name: str = "run"
     seed: int = 0
     workers: int = Field(2, ge=1, le=256)
+    executor: Literal["local", "ray"] = Field(
+        "local", description="local: a pool of threads on this machine; ray: Ray tasks on a cluster's nodes")
+    ray: RayConfig = Field(default_factory=RayConfig)
     policy: PolicyConfig = Field(default_factory=PolicyConfig)
     benchmark: BenchmarkConfig = Field(default_factory=BenchmarkConfig)
     models: ModelsConfig = Field(default_factory=ModelsConfig)

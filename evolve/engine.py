@@ -35,7 +35,7 @@ from evolve.config import RunConfig
 from evolve.diagnosis import EntryMaterial
 from evolve.entry import Entry, TaskRecord, choose_entry
 from evolve.evaluation import EvaluateResult, EvaluateUnit, run_evaluation
-from evolve.executor import Executor, LocalExecutor
+from evolve.executor import Executor, make_executor
 from evolve.beta import beta_quantile
 from evolve.final import Belief, best_belief, rank
 from evolve.policies import Budget, Evaluate, Expand, make_policy
@@ -89,10 +89,12 @@ class RunEngine:
         self.held_out = {t.instance_id: t for t in held_out}
         self.all_tasks = {**self.tasks, **self.held_out}
         self.policy = make_policy(config.policy.name, **config.policy.params)
-        self.executor = executor or LocalExecutor(config.workers)
+        self.executor = executor or make_executor(config, archive)
         self._own_gateway = gateway is None
         self._socket_dir: tempfile.TemporaryDirectory[str] | None = None
         self.gateway = gateway or self._start_gateway()
+        if hasattr(self.executor, "attach_gateway"):  # a remote executor opens a way to it for its workers
+            self.executor.attach_gateway(self.gateway)
         self.on_progress = on_progress
         self.logs = archive.home.logs_dir(run_id)
         self.in_flight: dict[Future, tuple[str, int]] = {}
@@ -128,7 +130,8 @@ class RunEngine:
         self._event("run_started" if run.evaluations_count == 0 and run.nodes_count <= 1 else "run_resumed")
         started = time.monotonic()
         try:
-            reap_orphans(get_client())  # sandboxes of a process that died driving this run
+            if getattr(self.executor, "runs_here", True):  # remote workers reap their own machines
+                reap_orphans(get_client())  # sandboxes of a process that died driving this run
             self._redo_pending()
             stop = False
             while True:
@@ -221,10 +224,10 @@ class RunEngine:
                 diagnosis_token=self._token(node.id, None, "diagnosis"),
                 self_improve=ModelAccess(str(self.gateway.config.socket_path), models.self_improve,
                                          self._token(node.id, None, "self_improve")),
+                diagnosis_max_tokens=models.diagnosis_max_tokens,
             ),
             limits=self.config.sandbox,
-            agent_limits=AgentLimits(self.config.agent.max_steps, self.config.agent.max_tokens,
-                                     timeouts.self_improve_seconds),
+            agent_limits=self._agent_limits(timeouts.self_improve_seconds),
             validation_seconds=timeouts.validation_seconds,
             diagnosis_max_chars=models.diagnosis_max_chars,
             prompts_dir=str(self.config.prompts.folder) if self.config.prompts.folder else None,
@@ -243,13 +246,16 @@ class RunEngine:
             access=ModelAccess(str(self.gateway.config.socket_path), self.config.models.solve,
                                self._token(evaluation.node_id, evaluation.id, "solve")),
             limits=self.config.sandbox,
-            agent_limits=AgentLimits(self.config.agent.max_steps, self.config.agent.max_tokens,
-                                     self.config.timeouts.agent_seconds),
+            agent_limits=self._agent_limits(self.config.timeouts.agent_seconds),
             tests_seconds=self.config.timeouts.tests_seconds,
         )
         self._event("evaluation_started", {"evaluation_id": evaluation.id, "node_id": evaluation.node_id,
                                            "task_id": evaluation.task_id})
         self.in_flight[self.executor.submit(run_evaluation, unit)] = ("evaluate", evaluation.id)
+
+    def _agent_limits(self, seconds: float) -> AgentLimits:
+        agent = self.config.agent
+        return AgentLimits(agent.max_steps, agent.max_tokens, seconds, agent.max_answer_tokens)
 
     def _token(self, node_id: int, evaluation_id: int | None, purpose: str) -> str:
         return self.gateway.issue_token(run_id=self.run_id, node_id=node_id, evaluation_id=evaluation_id,

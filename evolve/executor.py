@@ -1,12 +1,21 @@
 """Where work units run. `local`: a thread pool in this process (each unit
-drives its own Docker sandboxes). Other executors (Ray) submit the same
-units elsewhere and hand back the same futures."""
+drives its own Docker sandboxes). `ray` (evolve.ray_executor): Ray tasks on
+the nodes of a cluster, each with its own Docker; same units, same futures.
+
+An executor may also have `attach_gateway(gateway)` (called once the run's
+gateway listens: a remote executor opens a way to it for its workers) and
+`runs_here` (False when units run in other processes, whose sandboxes this
+process does not own)."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
+
+if TYPE_CHECKING:
+    from archive import Archive
+    from evolve.config import RunConfig
 
 
 class Executor(Protocol):
@@ -16,6 +25,8 @@ class Executor(Protocol):
 
 
 class LocalExecutor:
+    runs_here = True
+
     def __init__(self, workers: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clade-worker")
 
@@ -24,3 +35,14 @@ class LocalExecutor:
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def make_executor(config: RunConfig, archive: Archive | None = None) -> Executor:
+    """The executor a run's configuration names (`executor: local|ray`)."""
+    if config.executor == "ray":
+        from evolve.ray_executor import RayExecutor, require_shared_archive
+
+        if archive is not None:
+            require_shared_archive(archive)
+        return RayExecutor(config.ray, config.workers)
+    return LocalExecutor(config.workers)

@@ -29,6 +29,10 @@ FINAL = {RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELLED}
 def create_run(archive: Archive, config: RunConfig) -> Run:
     """Record a new run (config validated, tasks loadable) with the seed agent as its root."""
     load_tasks(config.benchmark)  # fail now, not in the middle of the run
+    if config.executor == "ray":
+        from evolve.ray_executor import require_shared_archive
+
+        require_shared_archive(archive)  # before anything is written
     run, _root = archive.create_run(config.name, config.model_dump(mode="json"), seed_agent_dir())
     archive.repo.append_event(run.id, "run_created", {"policy": config.policy.name})
     return run

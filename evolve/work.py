@@ -56,6 +56,7 @@ class GatewayAccess:
     diagnosis_model: str
     diagnosis_token: str
     self_improve: ModelAccess
+    diagnosis_max_tokens: int = 1536
 
 
 @dataclass
@@ -86,14 +87,15 @@ class ExpandResult:
     duration_s: float = 0.0
 
 
-def gateway_chat(socket_path: str, model: str, token: str, timeout: float = 600.0) -> Chat:
+def gateway_chat(socket_path: str, model: str, token: str, max_tokens: int, timeout: float = 600.0) -> Chat:
     """A `Chat` over the gateway's socket; HTTP errors become DiagnosisFailed."""
     from llm.uds import http_client, unix_base_url
 
     def chat(messages: list[dict[str, str]]) -> str:
         with http_client(unix_base_url(socket_path), timeout=timeout,
                          headers={"Authorization": f"Bearer {token}"}) as client:
-            response = client.post("/chat/completions", json={"model": model, "messages": messages})
+            response = client.post("/chat/completions",
+                                   json={"model": model, "messages": messages, "max_tokens": max_tokens})
         if response.status_code != 200:
             raise DiagnosisFailed(f"the diagnosis model answered HTTP {response.status_code}: {response.text[:300]}")
         return response.json()["choices"][0]["message"].get("content") or ""
@@ -111,7 +113,9 @@ def run_expansion(unit: ExpandUnit, chat: Chat | None = None) -> ExpandResult:
 
     with tempfile.TemporaryDirectory(prefix="clade-expand-") as tmp:
         parent = unpack_code(unit.parent_code, Path(tmp) / "parent")
-        chat = chat or gateway_chat(unit.gateway.socket_path, unit.gateway.diagnosis_model, unit.gateway.diagnosis_token)
+        access = unit.gateway
+        chat = chat or gateway_chat(access.socket_path, access.diagnosis_model, access.diagnosis_token,
+                                    access.diagnosis_max_tokens)
         prompts_dir = Path(unit.prompts_dir) if unit.prompts_dir else None
         messages = build_messages(unit.entry, unit.material, parent, unit.diagnosis_max_chars, prompts_dir)
         try:

