@@ -14,7 +14,6 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from evaluator.agents import AgentSpec
@@ -148,8 +147,3 @@ def staged_evaluation(
 def dgm_stages(small: Sequence[Task], medium: Sequence[Task], threshold: float = 0.4) -> list[Stage]:
     """DGM's two stages: `small`, then `medium` when at least `threshold` of small is resolved."""
     return [Stage("small", small), Stage("medium", medium, threshold)]
-
-
-def default_log_root(home: Path, label: str) -> Path:
-    """Where the CLI keeps a standalone evaluation's logs and report."""
-    return home / "evals" / label

@@ -15,6 +15,8 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
@@ -89,6 +91,46 @@ def materialize(source: Path, dest: Path, expected_commit: str | None = None, *,
             "`python -m evaluator.builtin_tools fix`"
         )
     return commit
+
+
+CACHE_ENV = "CLADE_REPO_CACHE"
+_cache_lock = threading.Lock()
+
+
+def cache_root() -> Path:
+    """Where `cached` keeps base repositories ($CLADE_REPO_CACHE, else the temp folder)."""
+    return Path(os.environ.get(CACHE_ENV) or Path(tempfile.gettempdir()) / "clade-task-repos")
+
+
+def cached(source: Path, commit: str, *, task_id: str = "", exclude: Sequence[str] = ()) -> Path:
+    """A read-only-by-convention base repository for `commit`, made once and reused.
+
+    The commit id names the content, so a repository made for it can serve
+    every later evaluation of the task (sandboxes get copies; nobody writes
+    here). It is made in a private folder and renamed into place, so
+    concurrent makers (threads or processes) never see half a repository.
+    """
+    if not commit:
+        raise BadTask(f"task {task_id} records no base_commit; re-record it with "
+                      "`python -m evaluator.builtin_tools fix`")
+    dest = cache_root() / commit
+    if (dest / ".git" / "HEAD").is_file():
+        return dest
+    with _cache_lock:
+        if (dest / ".git" / "HEAD").is_file():
+            return dest
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        work = Path(tempfile.mkdtemp(prefix=f".{commit[:12]}-", dir=dest.parent))
+        try:
+            materialize(source, work / "repo", commit, task_id=task_id, exclude=exclude)
+            try:
+                (work / "repo").rename(dest)
+            except OSError:  # another process won the race: its copy is identical
+                if not (dest / ".git" / "HEAD").is_file():
+                    raise
+        finally:
+            shutil.rmtree(work, ignore_errors=True)
+    return dest
 
 
 def apply_patch(repo: Path, patch: str) -> tuple[bool, str]:

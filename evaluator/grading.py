@@ -58,7 +58,8 @@ def apply_script(repo_dir: str, patch_file: str) -> str:
     repo, patch = shlex.quote(repo_dir), shlex.quote(patch_file)
     return (
         f"cd {repo} || exit 2\n"
-        f"if [ ! -s {patch} ]; then echo 'clade: empty patch, nothing to apply'; echo '{APPLY_PATCH_PASS}'; exit 0; fi\n"
+        f"if [ ! -s {patch} ]; then echo 'clade: empty patch, nothing to apply'; "
+        f"echo '{APPLY_PATCH_PASS}'; exit 0; fi\n"
         f"if git apply --verbose --whitespace=nowarn {patch} 2>&1; then echo '{APPLY_PATCH_PASS}'; exit 0; fi\n"
         f"if patch --batch --fuzz=5 -p1 -i {patch} 2>&1; then echo '{APPLY_PATCH_PASS}'; exit 0; fi\n"
         f"echo '{APPLY_PATCH_FAIL}'; exit 1\n"

@@ -34,10 +34,15 @@ class LocalRun:
 
 
 def _env() -> dict[str, str]:
-    """PATH with this interpreter first, so `python -m pytest` finds pytest."""
+    """PATH with this interpreter first, so `python -m pytest` finds pytest.
+
+    Plugin autoloading is off: this interpreter's environment is Clade's, whose
+    pytest plugins are not the task's and cost seconds per run to load.
+    """
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PYTEST_", "PYTHON"))}
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     env["PYTHONDONTWRITEBYTECODE"] = "1"
+    env["PYTEST_DISABLE_PLUGIN_AUTOLOAD"] = "1"
     env.update({k: v for k, v in gitrepo.GIT_ENV.items()})
     return env
 

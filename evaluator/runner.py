@@ -30,12 +30,16 @@ import time
 import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive.errors import CladeError
 from evaluator import eval_script, gitrepo, grading
 from evaluator.agent_run import REPO_DIR, AgentLimits, ModelAccess, run_agent
 from evaluator.agents import AgentSpec, TokenSource
 from evaluator.task import Outcome, Task, TaskResult
+
+if TYPE_CHECKING:
+    from sandbox.limits import SandboxLimits
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +59,7 @@ class EvalOptions:
 
     agent_limits: AgentLimits = field(default_factory=AgentLimits)  # seconds = the agent's wall clock
     tests_timeout: float | None = None  # None: the task's own test_timeout
-    limits: object | None = None  # sandbox.limits.SandboxLimits; None: the sandbox's defaults
+    limits: SandboxLimits | None = None  # None: the sandbox's defaults
     model: ModelAccess | TokenSource | None = None  # required for code agents
     log_root: Path | None = None  # keep per-task logs here; None: logs are discarded
     image: str | None = None  # Clade's sandbox image; None: the current recipe's tag
@@ -125,6 +129,10 @@ def run_task(
             return done
 
         try:
+            if task.image is not None:
+                from evaluator.images import require_images
+
+                require_images([task])
             base = _base_repo(task, Path(tmp))
             solved = _solve(task, agent, options, base, logs, node_id=node_id, evaluation_id=evaluation_id)
             agent_facts = {
@@ -147,7 +155,8 @@ def run_task(
             return result(Outcome.ERROR, str(exc))
         except Exception as exc:  # SandboxError, Docker, or a bug: recorded, never raised
             (logs / "evaluator-error.txt").write_text(traceback.format_exc())
-            log.warning("evaluating %s failed: %s", task.instance_id, exc, exc_info=True)
+            log.warning("evaluating %s failed: %s (traceback in %s)", task.instance_id, exc,
+                        logs / "evaluator-error.txt")
             kind = "sandbox" if type(exc).__module__.startswith("sandbox") else "evaluator"
             return result(Outcome.ERROR, f"{kind} failure: {type(exc).__name__}: {_first_line(str(exc))}")
 
@@ -167,20 +176,21 @@ def _last_line(text: str) -> str:
 
 
 def _base_repo(task: Task, tmp: Path) -> Path | None:
-    """The base repository on the host (None when it lives in the image)."""
+    """The base repository on the host (None when it lives in the image).
+
+    Made once per base commit and reused (`gitrepo.cached`): sandboxes only
+    ever receive copies of it.
+    """
     if task.source_dir is None:
         return None
-    dest = tmp / "repo"
-    gitrepo.materialize(task.source_dir, dest, task.base_commit or None, task_id=task.instance_id,
-                        exclude=task.source_exclude)
-    return dest
+    return gitrepo.cached(task.source_dir, task.base_commit, task_id=task.instance_id, exclude=task.source_exclude)
 
 
 def _new_sandbox(task: Task, options: EvalOptions, **kwargs: object):  # noqa: ANN202 - DockerSandbox
     from sandbox.docker_sandbox import DockerSandbox
 
     image = task.image or options.image
-    return DockerSandbox(image, options.limits, **kwargs)  # type: ignore[arg-type]
+    return DockerSandbox(image, options.limits, **kwargs)  # type: ignore[arg-type]  # kwargs: llm_socket, env
 
 
 def _place_repo(sb, task: Task, base: Path | None) -> str:  # noqa: ANN001 - a Sandbox
@@ -212,7 +222,7 @@ def _solve(task: Task, agent: AgentSpec, options: EvalOptions, base: Path | None
         node_id=node_id if node_id is not None else agent.node_id, evaluation_id=evaluation_id)
     extra_env = {} if base is not None else {"PYTHONPATH": REPO_DIR}
     try:
-        ran = run_agent(agent.code_root, base, task.problem_statement, access, limits=options.limits,  # type: ignore[arg-type]
+        ran = run_agent(agent.code_root, base, task.problem_statement, access, limits=options.limits,
                         agent_limits=options.agent_limits, image=task.image or options.image,
                         repo_in_image=None if base is not None else task.repo_dir, extra_env=extra_env)
     finally:

@@ -24,6 +24,7 @@ from __future__ import annotations
 import ast
 import hashlib
 import json
+import os
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -33,6 +34,7 @@ from evaluator.errors import BadTask, DatasetUnavailable, UnknownTask
 from evaluator.task import SANDBOX_REPO_DIR, Task
 
 BENCHMARK = "polyglot"
+IMAGE_ENV = "CLADE_POLYGLOT_IMAGE"  # the image non-Python exercises run in (see evaluator.polyglot_image)
 LANGUAGES = ("cpp", "go", "java", "javascript", "python", "rust")
 # Subsets drawn deterministically from the sorted ids (a stable hash order), like the built-in ones.
 SUBSET_SIZES = {"small": 10, "medium": 50}
@@ -87,10 +89,11 @@ class PolyglotBenchmark:
 
     name = BENCHMARK
 
-    def __init__(self, root: Path, repo_dir: str = SANDBOX_REPO_DIR) -> None:
+    def __init__(self, root: Path, repo_dir: str = SANDBOX_REPO_DIR, image: str | None = None) -> None:
         self.root = root.expanduser().resolve()
         _check_root(self.root)
         self.repo_dir = repo_dir
+        self.image = image
         self._dirs = {f"{lang}__{d.name}": d for lang in LANGUAGES for d in _exercise_dirs(self.root, lang)}
 
     def ids(self) -> list[str]:
@@ -120,7 +123,19 @@ class PolyglotBenchmark:
         return [self.task(i) for i in chosen]
 
     def task(self, task_id: str) -> Task:
-        return exercise_task(self._dirs[task_id], task_id.split("__", 1)[0], self.repo_dir)
+        language = task_id.split("__", 1)[0]
+        return exercise_task(self._dirs[task_id], language, self.repo_dir, image=self.toolchain_image(language))
+
+    def toolchain_image(self, language: str) -> str | None:
+        """None for Python (Clade's sandbox image); else the polyglot image
+        (`image`, $CLADE_POLYGLOT_IMAGE, or the default build's tag)."""
+        if language == "python":
+            return None
+        if self.image or os.environ.get(IMAGE_ENV):
+            return self.image or os.environ[IMAGE_ENV]
+        from evaluator.polyglot_image import image_tag
+
+        return image_tag()
 
 
 def _config(exercise: Path) -> dict[str, list[str]]:
@@ -155,8 +170,18 @@ def _prepare_test(language: str, text: str) -> str:
     if language == "javascript":
         return text.replace("xtest(", "test(")
     if language == "java":
-        return "\n".join(line for line in text.splitlines() if line.strip() != "@Disabled(\"Remove to run test\")") + "\n"
+        kept = (line for line in text.splitlines() if not line.strip().startswith("@Disabled("))
+        return "\n".join(kept) + "\n"
     return text
+
+
+def _example_for(solution: str, examples: list[str], position: int) -> str | None:
+    """The example file that solves `solution`: same file name, else same suffix, else same position."""
+    name, suffix = Path(solution).name, Path(solution).suffix
+    for candidates in ([e for e in examples if Path(e).name == name], [e for e in examples if e.endswith(suffix)]):
+        if len(candidates) == 1:
+            return candidates[0]
+    return examples[position] if position < len(examples) else None
 
 
 def _python_test_ids(path: Path, rel: str) -> list[str]:
@@ -175,7 +200,7 @@ def _python_test_ids(path: Path, rel: str) -> list[str]:
     return found
 
 
-def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DIR) -> Task:
+def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DIR, image: str | None = None) -> Task:
     """One exercise as a Task (base commit, test patch and gold patch computed here)."""
     files = _config(exercise)
     task_id = f"{language}__{exercise.name}"
@@ -192,8 +217,11 @@ def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DI
         test_patch = gitrepo.diff(work, base_commit)
         gitrepo.git(work, "reset", "-q", "--hard", base_commit)
         gitrepo.git(work, "clean", "-qfdx")
-        for solution, example in zip(files["solution"], files["example"]):
-            (work / solution).write_text((exercise / example).read_text())
+        for position, solution in enumerate(files["solution"]):
+            example = _example_for(solution, files["example"], position)
+            if example is not None:
+                (work / solution).parent.mkdir(parents=True, exist_ok=True)
+                (work / solution).write_text((exercise / example).read_text())
         gold = gitrepo.diff(work, base_commit)
     setup = SETUPS[language]
     if language == "python":
@@ -217,7 +245,7 @@ def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DI
                                       test_cmd=test_cmd),
         log_parser="parse_log_pytest",
         eval_type="pass_and_fail",
-        image=None,
+        image=image,
         repo_dir=repo_dir,
         source_dir=exercise,
         source_exclude=[".meta", *hidden],

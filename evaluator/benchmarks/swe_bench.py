@@ -21,7 +21,7 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from evaluator.errors import DatasetUnavailable, ImageUnavailable, UnknownTask
+from evaluator.errors import DatasetUnavailable, UnknownTask
 from evaluator.task import Task
 
 BENCHMARK = "swebench"
@@ -74,7 +74,9 @@ def read_rows(source: str, split: str = "test") -> list[dict[str, Any]]:
 
                 return pq.read_table(path).to_pylist()
         except (OSError, ValueError) as exc:
-            raise DatasetUnavailable(f"cannot read {path}: {exc}; pass a SWE-bench export (.json, .jsonl, .parquet)")
+            raise DatasetUnavailable(
+                f"cannot read {path}: {exc}; pass a SWE-bench export (.json, .jsonl, .parquet)"
+            ) from None
         raise DatasetUnavailable(f"{path}: unknown format {path.suffix!r}; pass a .json, .jsonl or .parquet file")
     if path.suffix in (".json", ".jsonl", ".parquet") or source.startswith((".", "/", "~")):
         raise DatasetUnavailable(f"no dataset file at {path}: check the path (--benchmark swebench:FILE)")
@@ -159,19 +161,5 @@ class SWEBenchBenchmark:
                 raise UnknownTask(f"{self.source} has no instance {', '.join(missing)}")
             return [row_task(self._rows[i]) for i in ids]
         if subset not in (None, "full"):
-            raise UnknownTask(f"SWE-bench files have only the subset 'full'; pick instances with --tasks ID,...")
+            raise UnknownTask("SWE-bench files have only the subset 'full'; pick instances with --tasks ID,...")
         return [row_task(row) for row in self._rows.values()]
-
-
-def require_images(tasks: list[Task]) -> None:
-    """Raise ImageUnavailable naming how to get every instance image that is missing locally."""
-    from sandbox.image import image_exists
-
-    missing = sorted({t.image for t in tasks if t.image and not image_exists(t.image)})
-    if missing:
-        shown = " ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
-        raise ImageUnavailable(
-            f"{len(missing)} SWE-bench instance image(s) are not in the local Docker engine ({shown}); "
-            "where a registry is reachable run `docker pull IMAGE` (or `swebench images build TASK_REPO -i ID`), "
-            "then `docker save IMAGE | gzip > image.tar.gz`, copy the file here and `docker load -i image.tar.gz`"
-        )

@@ -68,3 +68,26 @@ def test_gold_and_noop_in_the_sandbox(polyglot_root: Path, sandbox_image: str, t
     options = EvalOptions(image=sandbox_image, log_root=tmp_path)
     assert [r.outcome for r in evaluate_tasks(tasks, GOLD, options, workers=2)] == [Outcome.RESOLVED] * 2
     assert [r.outcome for r in evaluate_tasks(tasks, NOOP, options, workers=2)] == [Outcome.UNRESOLVED] * 2
+
+
+@pytest.mark.docker
+def test_go_exercise_in_the_toolchain_image(polyglot_root: Path, sandbox_image: str, tmp_path: Path) -> None:
+    """Behind the build flag: the polyglot image (built once, then cached by tag) runs `go test`."""
+    from evaluator import polyglot_image
+
+    image = polyglot_image.build(("cpp", "go"), sandbox_image)
+    task = PolyglotBenchmark(polyglot_root, image=image).task("go__hello")
+    gold = evaluate_tasks([task], GOLD, EvalOptions(log_root=tmp_path / "gold"))[0]
+    noop = evaluate_tasks([task], NOOP, EvalOptions(log_root=tmp_path / "noop"))[0]
+    assert gold.outcome == Outcome.RESOLVED, gold.reason
+    assert "ok  \thello" in (Path(gold.log_dir) / "test_output.txt").read_text()
+    assert noop.outcome == Outcome.UNRESOLVED and "polyglot::go__hello" in noop.reason
+
+
+def test_missing_toolchain_image_says_how_to_build_it(polyglot_root: Path) -> None:
+    from evaluator.errors import ImageUnavailable
+    from evaluator.images import require_images
+
+    task = PolyglotBenchmark(polyglot_root, image="clade-polyglot:notbuilt").task("go__hello")
+    with pytest.raises(ImageUnavailable, match="python -m evaluator.polyglot_image build"):
+        require_images([task])

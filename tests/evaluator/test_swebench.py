@@ -18,8 +18,9 @@ import pytest
 
 from evaluator import GOLD, NOOP, EvalOptions, Outcome, code_agent, evaluate_task, open_benchmark
 from evaluator.benchmarks import builtin
-from evaluator.benchmarks.swe_bench import SWEBenchBenchmark, require_images
+from evaluator.benchmarks.swe_bench import SWEBenchBenchmark
 from evaluator.errors import DatasetUnavailable, ImageUnavailable, UnknownTask
+from evaluator.images import require_images
 
 SOURCE_TASK = "calc__floor-division"
 
@@ -179,5 +180,5 @@ def test_missing_instance_image_says_how_to_get_it(tmp_path: Path, sandbox_image
     with pytest.raises(ImageUnavailable, match="docker load -i image.tar.gz"):
         require_images([task])
     result = evaluate_task(task, GOLD, EvalOptions(log_root=tmp_path))
-    assert result.outcome == Outcome.ERROR and "not in the local Docker engine" in result.reason.lower() or \
-        "image" in result.reason.lower()
+    assert result.outcome == Outcome.ERROR
+    assert result.reason.startswith("1 task image(s) are not in the local Docker engine")

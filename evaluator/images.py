@@ -1,0 +1,35 @@
+"""Is every image the tasks run in present in the local Docker engine?
+
+Checked before any work starts (the CLI) and before each task (the
+runner), so that a missing image is one clear message saying how to get
+it, not a Docker error halfway through a run.
+"""
+
+from __future__ import annotations
+
+from evaluator.errors import ImageUnavailable
+from evaluator.task import Task
+
+
+def require_images(tasks: list[Task]) -> None:
+    """Raise ImageUnavailable saying how to get the task images missing from the local engine."""
+    from sandbox.image import image_exists
+
+    missing = sorted({t.image for t in tasks if t.image and not image_exists(t.image)})
+    if not missing:
+        return
+    from evaluator.polyglot_image import REPOSITORY as POLYGLOT
+
+    toolchain = [tag for tag in missing if tag.startswith(f"{POLYGLOT}:")]
+    if toolchain:
+        raise ImageUnavailable(
+            f"the Polyglot toolchain image {toolchain[0]} is not built: run `python -m evaluator.polyglot_image "
+            "build --languages go,rust,cpp` (and set CLADE_POLYGLOT_IMAGE to the tag it prints if you chose "
+            "other languages), or evaluate only the Python exercises (--subset python)"
+        )
+    shown = " ".join(missing[:3]) + (" ..." if len(missing) > 3 else "")
+    raise ImageUnavailable(
+        f"{len(missing)} task image(s) are not in the local Docker engine ({shown}); "
+        "where a registry is reachable run `docker pull IMAGE` (or `swebench images build TASK_REPO -i ID`), "
+        "then `docker save IMAGE | gzip > image.tar.gz`, copy the file here and `docker load -i image.tar.gz`"
+    )
