@@ -86,8 +86,8 @@ def require_shared_archive(archive: Archive | str) -> None:
     if url.get_backend_name() == "sqlite":
         raise RayExecutorError(
             f"the ray executor needs the archive in PostgreSQL, not the SQLite file {url.database}: "
-            "set CLADE_DATABASE_URL=postgresql+psycopg://USER@HOST/DB (a server every machine that watches or "
-            "resumes the run can reach), then start the run again"
+            "set CLADE_DATABASE_URL=postgresql+psycopg://USER@HOST/DB (a run spread over machines is watched, "
+            "paused and cancelled from more than one place), then start the run again"
         )
 
 

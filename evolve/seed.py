@@ -2,22 +2,15 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 from pathlib import Path
 
 from archive import Archive
 from archive.codestore import IGNORED_NAMES
 from archive.errors import NotFound
+from evaluator.agents import seed_agent_dir
 
-
-def seed_agent_dir() -> Path:
-    """The `agent/` package shipped with Clade (found without importing it:
-    the platform never runs agent code in its own process)."""
-    spec = importlib.util.find_spec("agent")
-    if spec is None or not spec.submodule_search_locations:
-        raise NotFound("the seed agent package `agent` is not installed: run `make install`")
-    return Path(list(spec.submodule_search_locations)[0])
+__all__ = ["agent_code", "seed_agent_dir"]
 
 
 def agent_code(archive: Archive | None, node_id: int | None, dest: Path) -> Path:
