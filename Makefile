@@ -7,8 +7,9 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 SYSTEM_STAMP := $(VENV)/.system-packages
 # Debian packages the project needs on the host: PostgreSQL for the archive
-# tests, debootstrap to build sandbox images with no container registry.
-SYSTEM_PACKAGES := git postgresql debootstrap
+# tests, debootstrap to build sandbox images with no container registry,
+# Chromium and its driver for the browser test of the web UI.
+SYSTEM_PACKAGES := git postgresql debootstrap chromium chromium-driver fonts-dejavu-core
 
 .PHONY: install test demo clean
 

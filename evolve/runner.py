@@ -30,9 +30,9 @@ def create_run(archive: Archive, config: RunConfig) -> Run:
     """Record a new run (config validated, tasks loadable) with the seed agent as its root."""
     load_tasks(config.benchmark)  # fail now, not in the middle of the run
     if config.executor == "ray":
-        from evolve.ray_executor import require_shared_archive
+        from evolve.ray_executor import preflight
 
-        require_shared_archive(archive)  # before anything is written
+        preflight(archive, config.ray)  # PostgreSQL, a cluster that answers: before anything is written
     run, _root = archive.create_run(config.name, config.model_dump(mode="json"), seed_agent_dir())
     archive.repo.append_event(run.id, "run_created", {"policy": config.policy.name})
     return run
@@ -109,7 +109,10 @@ def engine_alive(archive: Archive, run_id: int) -> bool:
         return False
     except PermissionError:
         return True
-    return True
+    try:  # a finished child its parent has not reaped yet is a zombie, not a driver
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return True
 
 
 def main() -> None:

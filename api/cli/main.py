@@ -51,6 +51,7 @@ def _register_subcommands() -> None:
     app.add_typer(sandbox.app, name="sandbox")
     app.add_typer(llm.app, name="llm")
     app.command("eval")(eval.eval_command)
+    app.command("serve")(__import__("api.cli.serve", fromlist=["serve_command"]).serve_command)
 
 
 def main() -> None:

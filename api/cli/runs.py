@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import typer
@@ -76,13 +77,26 @@ def start(
     config_path: Path = typer.Argument(..., help="Run configuration (YAML)."),
     overrides: list[str] = SET_OPTION,
     detach: bool = typer.Option(False, "--detach", help="Run in the background and return at once."),
+    executor: str = typer.Option(None, "--executor", help="local (this machine) or ray (a Ray cluster's nodes); "
+                                 "default: the config's `executor`."),
+    ray_address: str = typer.Option(None, "--ray-address", help="The Ray cluster's head, HOST:PORT "
+                                    "(default: RAY_ADDRESS, else the cluster this machine belongs to)."),
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Start an evolution run from a configuration file."""
-    from evolve.config import load_config
+    from evolve.config import ConfigError, load_config
     from evolve.runner import create_run
 
-    config = load_config(config_path, overrides)
+    extra = []
+    if executor is not None:
+        if executor not in ("local", "ray"):
+            raise ConfigError(f"--executor {executor!r}: choose local or ray")
+        extra.append(f"executor={executor}")
+    if ray_address is not None:
+        if (executor or "ray") != "ray":
+            raise ConfigError("--ray-address goes with --executor ray")
+        extra += ["executor=ray", f"ray.address={json.dumps(ray_address)}"]  # quoted: YAML reads 1:2 as a number
+    config = load_config(config_path, [*overrides, *extra])
     run = create_run(archive(), config)
     _drive(run.id, detach, as_json)
 

@@ -1,0 +1,222 @@
+"""The FastAPI application: the REST API under /api, the web UI, /healthz.
+
+    app = create_app(ServerSettings(home=CladeHome.from_env()))
+
+One app serves everything; runs are driven by engine processes that the
+app's `RunSupervisor` starts (see api/supervisor.py for why processes).
+
+Authentication is checked twice on purpose: by an ASGI middleware in front
+of everything (so an unauthenticated request learns nothing — not even
+whether a route exists or a body is malformed — before its 401), and by a
+dependency on every route, which is what puts the bearer and cookie
+security schemes into the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.auth import COOKIE_NAME, SAFE_METHODS, UNAUTHORIZED, TokenAuth, ensure_token, require_auth
+from api.routers import evaluations, events, health, nodes, runs, web
+from api.routers.common import AUTH_ERRORS
+from api.schemas import ErrorOut, StreamEnd
+from api.settings import ServerSettings
+from api.supervisor import ConfigPathError, Launcher, RunSupervisor
+from archive import Archive, open_archive
+from archive.errors import CladeError, DatabaseError, NotFound
+
+PUBLIC_PATHS = {"/healthz", "/login", "/logout"}
+STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
+                ".svg": "image/svg+xml"}
+SECURITY_HEADERS = [
+    (b"x-content-type-options", b"nosniff"),
+    (b"x-frame-options", b"DENY"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"content-security-policy",
+     b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; connect-src 'self'; "
+     b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'"),
+]
+
+
+def _wants_html(scope: Scope) -> bool:
+    path = scope.get("path", "")
+    if path.startswith("/api/") or path == "/api" or path == "/healthz":
+        return False
+    accept = dict(scope.get("headers") or []).get(b"accept", b"")
+    return b"text/html" in accept or b"*/*" in accept or not accept
+
+
+class AuthMiddleware:
+    """401 for any request without the token (bearer header or login cookie),
+    403 for a cookie-authenticated state change from another origin, and
+    the security headers on every response."""
+
+    def __init__(self, app: ASGIApp, auth: TokenAuth) -> None:
+        self.app, self.auth = app, auth
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket":  # the app has no WebSocket routes: refuse before anything
+            await send({"type": "websocket.close", "code": 1008})
+            return
+        if scope["type"] != "http":  # lifespan
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        if scope["path"] not in PUBLIC_PATHS:
+            request = Request(scope)
+            header = request.headers.get("authorization", "")
+            scheme, _, credentials = header.partition(" ")
+            by_token = scheme.lower() == "bearer" and self.auth.check_token(credentials.strip())
+            by_cookie = not by_token and self.auth.check_cookie(request.cookies.get(COOKIE_NAME))
+            if not (by_token or by_cookie):
+                response = _unauthorized(scope)
+                await response(scope, receive, send_with_headers)
+                return
+            if by_cookie and request.method not in SAFE_METHODS:
+                origin = request.headers.get("origin")
+                if origin is not None and origin.split("://", 1)[-1].rstrip("/") != request.headers.get("host", ""):
+                    response = JSONResponse({"detail": "cross-site request refused: use the server's own pages "
+                                                       "or a bearer token"}, status_code=403)
+                    await response(scope, receive, send_with_headers)
+                    return
+        await self.app(scope, receive, send_with_headers)
+
+
+def _unauthorized(scope: Scope) -> Response:
+    headers = {"WWW-Authenticate": "Bearer"}
+    if _wants_html(scope):
+        body = (Path(__file__).resolve().parent / "web" / "templates" / "login_needed_static.html").read_text()
+        return Response(body, status_code=401, media_type="text/html; charset=utf-8", headers=headers)
+    return JSONResponse({"detail": UNAUTHORIZED}, status_code=401, headers=headers)
+
+
+def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """FastAPI's validation errors, each with its dotted field path added
+    (`budget.task_evaluations`, `models.backends.0.max_concurrency`)."""
+    out = []
+    for error in jsonable_encoder(errors):
+        loc = [str(part) for part in error.get("loc", [])]
+        field = ".".join(loc[1:] if loc and loc[0] in {"body", "query", "path", "header", "cookie"} else loc)
+        out.append({**error, "field": field or (loc[0] if loc else "")})
+    return out
+
+
+def _error_page(request: Request, status: int, message: str) -> Response:
+    if _wants_html(request.scope):
+        return web.render(request, "error.html", status_code=status, status=status, message=message)
+    return JSONResponse({"detail": message}, status_code=status)
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _validation(request: Request, exc: RequestValidationError) -> Response:
+        if _wants_html(request.scope):
+            messages = "; ".join(f"{e['field']}: {e['msg']}" for e in _field_errors(list(exc.errors())))
+            return _error_page(request, 422, messages)
+        return JSONResponse({"detail": _field_errors(list(exc.errors()))}, status_code=422)
+
+    @app.exception_handler(NotFound)
+    async def _not_found(request: Request, exc: NotFound) -> Response:
+        return _error_page(request, 404, str(exc))
+
+    @app.exception_handler(ConfigPathError)
+    async def _config_path(request: Request, exc: ConfigPathError) -> Response:
+        return JSONResponse({"detail": [{"loc": ["body", *exc.field], "msg": str(exc), "type": "value_error",
+                                         "field": ".".join(exc.field)}]}, status_code=422)
+
+    @app.exception_handler(DatabaseError)
+    async def _database(request: Request, exc: DatabaseError) -> Response:
+        return _error_page(request, 503, str(exc))
+
+    @app.exception_handler(CladeError)
+    async def _conflict(request: Request, exc: CladeError) -> Response:
+        return _error_page(request, 409, str(exc))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        if exc.status_code == 401:
+            return _unauthorized(request.scope)
+        if exc.status_code == 400 and request.url.path.startswith("/api/"):
+            # FastAPI's answer to a body it cannot even decode: one more validation error
+            message = f"the body cannot be read as JSON ({exc.detail})"
+            return JSONResponse({"detail": [{"loc": ["body"], "msg": message, "type": "json_invalid",
+                                             "field": ""}]}, status_code=422)
+        detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
+        if exc.status_code == 404 and detail == "Not Found":
+            detail = f"no such page: {request.url.path}"
+        response = _error_page(request, exc.status_code, detail)
+        for key, value in (exc.headers or {}).items():
+            response.headers[key] = value
+        return response
+
+
+def create_app(settings: ServerSettings, *, archive: Archive | None = None, launcher: Launcher | None = None,
+               token: str | None = None) -> FastAPI:
+    """The app for `settings`. `archive` defaults to opening CLADE_HOME's;
+    `launcher` (run id -> pid) replaces starting engine processes (tests)."""
+    archive = archive or open_archive(settings.home)
+    token = token or ensure_token(settings.home)[0]
+    app = FastAPI(
+        title="Clade",
+        summary="Start evolution runs, browse the agent tree, export the best agent.",
+        version=health._version(),
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
+    app.state.settings = settings
+    app.state.archive = archive
+    app.state.auth = TokenAuth(token)
+    app.state.supervisor = RunSupervisor(archive, launcher)
+    _install_error_handlers(app)
+
+    authed = [Depends(require_auth)]
+    app.include_router(health.router)
+    for router in (runs.router, events.router, nodes.router, evaluations.router):
+        app.include_router(router, dependencies=authed, responses=AUTH_ERRORS)
+    app.include_router(web.public)
+    app.include_router(web.pages, dependencies=authed)
+
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            schema = generate()
+            components = schema.setdefault("components", {}).setdefault("schemas", {})
+            for model in (ErrorOut, StreamEnd):  # referenced by hand-written response schemas
+                components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        return app.openapi_schema
+
+    app.openapi = openapi  # type: ignore[method-assign]
+
+    @app.get("/api/openapi.json", include_in_schema=False, dependencies=authed)
+    def openapi_document() -> JSONResponse:
+        return JSONResponse(app.openapi())
+
+    static = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file() and p.suffix in STATIC_TYPES}
+
+    @app.get("/static/{name}", include_in_schema=False, dependencies=authed)
+    def static_file(name: str) -> Response:
+        path = static.get(name)  # a fixed listing made at start-up: no path from the request
+        if path is None:
+            raise NotFound(f"no static file {name!r}")
+        return Response(path.read_bytes(), media_type=STATIC_TYPES[path.suffix],
+                        headers={"Cache-Control": "no-cache"})
+
+    app.add_middleware(AuthMiddleware, auth=app.state.auth)
+    return app

@@ -1,0 +1,152 @@
+"""/api/runs: start, list, inspect, pause, resume and cancel runs; the tree."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from fastapi import APIRouter, Query, Response
+from starlette.background import BackgroundTask
+
+from api import services
+from api.deps import ArchiveDep, SettingsDep, SupervisorDep
+from api.routers.common import CONFLICT, MAX_ID, NOT_FOUND, RunId, TarGzResponse, unprocessable
+from api.schemas import NodePage, RunAction, RunDetail, RunSummary, Timeline, TreeOut
+from api.supervisor import ConfigPathError, Conflict, check_config_paths
+from archive.errors import CladeError
+from archive.export import export_node
+from archive.models import RunStatus
+from evolve.config import RunConfig
+from evolve.runner import create_run, request_stop
+
+router = APIRouter(prefix="/api/runs", tags=["runs"])
+
+
+@router.post(
+    "",
+    status_code=201,
+    response_model=RunDetail,
+    summary="Start a run",
+    responses={422: {"description": "the configuration does not validate; each error names its field"}},
+)
+def start_run(
+    config: RunConfig,
+    archive: ArchiveDep,
+    supervisor: SupervisorDep,
+    settings: SettingsDep,
+    start: bool = Query(True, description="start the engine now (false: only record the run; resume starts it)"),
+) -> Any:
+    """Record a run with the seed agent as its root and start its engine in
+    a background process. The body is the run configuration (the same
+    fields as a YAML run file); unknown fields are errors."""
+    try:
+        check_config_paths(config, settings.config_roots())
+    except ConfigPathError as exc:
+        return unprocessable(exc.field, str(exc))
+    try:
+        run = create_run(archive, config)
+    except CladeError as exc:  # the benchmark or its tasks cannot be loaded
+        return unprocessable(("benchmark",), str(exc))
+    if start:
+        supervisor.start(run.id)
+    return services.run_detail(archive, supervisor, run.id)
+
+
+@router.get("", response_model=list[RunSummary], summary="List runs")
+def list_runs(archive: ArchiveDep, supervisor: SupervisorDep) -> Any:
+    return [services.run_summary(run, supervisor) for run in archive.repo.list_runs()]
+
+
+@router.get("/{run_id}", response_model=RunDetail, responses=NOT_FOUND, summary="A run's status")
+def get_run(run_id: RunId, archive: ArchiveDep, supervisor: SupervisorDep) -> Any:
+    """Status, budget spent, counters, the work under way, the best node
+    (when finished) and the leader so far."""
+    return services.run_detail(archive, supervisor, run_id)
+
+
+def _action(archive, supervisor, run_id: int, message: str) -> dict[str, Any]:  # type: ignore[no-untyped-def]
+    return {"run": services.run_summary(archive.repo.get_run(run_id), supervisor), "message": message}
+
+
+@router.post("/{run_id}/pause", response_model=RunAction, responses={**NOT_FOUND, **CONFLICT}, summary="Pause a run")
+def pause_run(run_id: RunId, archive: ArchiveDep, supervisor: SupervisorDep) -> Any:
+    """Stop dispatching new work; what is under way finishes and is recorded."""
+    request_stop(archive, run_id, RunStatus.PAUSED)
+    return _action(archive, supervisor, run_id, f"run {run_id}: pause requested")
+
+
+@router.post("/{run_id}/resume", response_model=RunAction, responses={**NOT_FOUND, **CONFLICT},
+             summary="Resume a run")
+def resume_run(run_id: RunId, archive: ArchiveDep, supervisor: SupervisorDep) -> Any:
+    """Drive a paused, created or interrupted run again; work that was under way is done again."""
+    pid = supervisor.start(run_id)
+    return _action(archive, supervisor, run_id, f"run {run_id}: resumed" + (f" (process {pid})" if pid else ""))
+
+
+@router.post("/{run_id}/cancel", response_model=RunAction, responses={**NOT_FOUND, **CONFLICT},
+             summary="Cancel a run")
+def cancel_run(run_id: RunId, archive: ArchiveDep, supervisor: SupervisorDep) -> Any:
+    """End the run for good; what is under way finishes and is recorded."""
+    request_stop(archive, run_id, RunStatus.CANCELLED)
+    return _action(archive, supervisor, run_id, f"run {run_id}: cancelled")
+
+
+@router.get("/{run_id}/tree", response_model=TreeOut, responses=NOT_FOUND, summary="The whole tree, in columns")
+def get_tree(run_id: RunId, archive: ArchiveDep) -> Any:
+    """Every node with its parent, status, own and clade counts, score and
+    CMP estimate, as one list per field (compact at 10 000 nodes). For
+    node objects a page at a time, use /api/runs/{id}/nodes."""
+    return Response(services.tree_json(archive, run_id), media_type="application/json")
+
+
+@router.get("/{run_id}/nodes", response_model=NodePage, responses=NOT_FOUND, summary="The tree, a page of nodes")
+def get_nodes(
+    run_id: RunId,
+    archive: ArchiveDep,
+    offset: int = Query(0, ge=0, le=MAX_ID, description="index of the first node (breadth-first order)"),
+    limit: int = Query(500, ge=1, le=5000),
+) -> Any:
+    return services.node_page(archive, run_id, offset, limit)
+
+
+@router.get("/{run_id}/timeline", response_model=Timeline, responses=NOT_FOUND, summary="Score and cost over time")
+def get_timeline(run_id: RunId, archive: ArchiveDep) -> Any:
+    return services.run_timeline(archive, run_id)
+
+
+@router.get(
+    "/{run_id}/best/export",
+    response_class=TarGzResponse,
+    responses={200: {"description": "the agent's code and clade-lineage.json",
+                     "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}}}},
+               **NOT_FOUND, **CONFLICT},
+    summary="Export the run's best agent (.tar.gz)",
+)
+def export_best(run_id: RunId, archive: ArchiveDep) -> Any:
+    run = archive.repo.get_run(run_id)
+    if run.best_node_id is None:
+        raise Conflict(f"run {run_id} has no best node yet (it is {run.status.value}): the final-agent rule "
+                       "picks one when the run finishes; export a node with /api/nodes/{id}/export meanwhile")
+    return export_response(archive, run.best_node_id, "tar.gz")
+
+
+def export_response(archive, node_id: int, fmt: str) -> TarGzResponse:  # type: ignore[no-untyped-def]
+    node = archive.repo.get_node(node_id)
+    folder = tempfile.mkdtemp(prefix="clade-api-export-")
+    suffix = "tar.gz" if fmt == "tar.gz" else "bundle"
+    name = f"clade-run{node.run_id}-node{node_id}.{suffix}"
+    cleanup = BackgroundTask(_remove_tree, folder)
+    try:
+        path = export_node(archive, node_id, Path(folder) / name, fmt)  # type: ignore[arg-type]
+    except BaseException:
+        cleanup.func(*cleanup.args)
+        raise
+    media = "application/gzip" if fmt == "tar.gz" else "application/octet-stream"
+    return TarGzResponse(path, media_type=media, filename=name, background=cleanup)
+
+
+def _remove_tree(folder: str) -> None:
+    import shutil
+
+    shutil.rmtree(folder, ignore_errors=True)

@@ -1,0 +1,176 @@
+"""What the routes and the web pages show, built from the archive.
+
+Plain dicts shaped like `api.schemas` (the JSON routes return them, the
+templates render them), built on `archive.serialize` so that field names
+match the CLI's --json.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+from typing import Any
+
+from api import queries
+from api.logs import evaluation_log_dir, list_logs, node_log_dir
+from api.supervisor import RunSupervisor
+from archive import Archive
+from archive.errors import CladeError
+from archive.models import Evaluation, Run
+from archive.serialize import evaluation_dict, node_dict, run_dict
+
+MAX_DIFF_CHARS = 2_000_000
+
+
+def _config_section(run: Run, name: str) -> dict[str, Any]:
+    section = (run.config or {}).get(name)
+    return section if isinstance(section, dict) else {}
+
+
+def run_summary(run: Run, supervisor: RunSupervisor) -> dict[str, Any]:
+    data = run_dict(run)
+    data["policy"] = _config_section(run, "policy").get("name")
+    data["engine_alive"] = supervisor.driving(run.id)
+    return data
+
+
+def _score(node_id: int, resolved: int, total: int) -> dict[str, Any]:
+    return {"id": node_id, "own_resolved": resolved, "own_total": total,
+            "score": round(resolved / total, 4) if total else None}
+
+
+def run_detail(archive: Archive, supervisor: RunSupervisor, run_id: int) -> dict[str, Any]:
+    repo = archive.repo
+    run = repo.get_run(run_id)
+    data = run_summary(run, supervisor)
+    budget = _config_section(run, "budget")
+    started = run.started_at
+    if started is not None and started.tzinfo is None:
+        started = started.replace(tzinfo=timezone.utc)
+    end = run.finished_at or datetime.now(timezone.utc)
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=timezone.utc)
+    data["budget"] = {
+        "task_evaluations": budget.get("task_evaluations"),
+        "evaluations_spent": run.evaluations_count,
+        "expansions": budget.get("expansions"),
+        "expansions_spent": max(run.nodes_count - 1, 0),
+        "tokens": budget.get("tokens"),
+        "tokens_spent": run.prompt_tokens + run.completion_tokens,
+        "usd": budget.get("usd"),
+        "usd_spent": run.cost_usd,
+        "wall_seconds": budget.get("wall_seconds"),
+        "elapsed_seconds": round((end - started).total_seconds(), 1) if started else None,
+    }
+    nodes, evaluations = repo.pending_work(run_id)
+    data["under_way"] = {
+        "expansions": [n.id for n in nodes],
+        "evaluations": [e.id for e in evaluations],
+        "evaluating_nodes": sorted({e.node_id for e in evaluations}),
+    }
+    data["nodes_by_status"] = queries.status_counts(archive.db, run_id)
+    tree = queries.tree_columns(archive.db, run_id)
+    data["best_node"] = None
+    if run.best_node_id is not None and run.best_node_id in tree.id:
+        i = tree.index_of(run.best_node_id)
+        data["best_node"] = _score(run.best_node_id, tree.own_resolved[i], tree.own_total[i])
+    final = _config_section(run, "final")
+    try:
+        quantile = float(final.get("quantile", 0.05))
+        min_evaluations = int(final.get("min_evaluations", 5))
+    except (TypeError, ValueError):
+        quantile, min_evaluations = 0.05, 5
+    lead = queries.leader(tree, quantile, min_evaluations)
+    data["leader"] = _score(*lead) if lead else None
+    data["last_event_seq"] = run.last_event_seq
+    data["config"] = run.config or {}
+    return data
+
+
+def evaluation_out(archive: Archive, evaluation: Evaluation) -> dict[str, Any]:
+    data = evaluation_dict(evaluation)
+    data.pop("log_path", None)  # a server path; the logs are listed by name instead
+    data["run_id"] = evaluation.run_id
+    data["logs"] = [{"name": n, "bytes": b} for n, b in list_logs(evaluation_log_dir(archive, evaluation)).items()]
+    return data
+
+
+def _validation(status: str, failure_reason: str | None) -> dict[str, Any]:
+    if status in ("proposed", "building"):
+        return {"passed": None, "stage": None, "reason": None}
+    if status == "valid":
+        return {"passed": True, "stage": "passed", "reason": None}
+    stage, sep, reason = (failure_reason or "").partition(": ")
+    return {"passed": False, "stage": stage if sep else None, "reason": reason if sep else (failure_reason or None)}
+
+
+def node_detail(archive: Archive, node_id: int, *, with_diff: bool = True) -> dict[str, Any]:
+    repo = archive.repo
+    node = repo.get_node(node_id)
+    tree = queries.tree_columns(archive.db, node.run_id)
+    i = tree.index_of(node_id)
+    data = node_dict(node, tree.own_resolved[i], tree.own_total[i])
+    data["clade_resolved"], data["clade_total"] = tree.clade_resolved[i], tree.clade_total[i]
+    data["cmp"] = round(tree.clade_resolved[i] / tree.clade_total[i], 4) if tree.clade_total[i] else None
+    data["children"] = [tree.id[k] for k in range(tree.count) if tree.parent_id[k] == node_id]
+    data["ancestors"] = [n.id for n in repo.lineage(node_id)[:-1]]
+    diff, truncated = None, False
+    if with_diff and node.commit is not None:
+        try:
+            diff = archive.node_diff(node_id)
+        except CladeError:  # no code yet, or the run's code store is gone
+            diff = None
+        if diff is not None and len(diff) > MAX_DIFF_CHARS:
+            diff, truncated = diff[:MAX_DIFF_CHARS], True
+    data["diff"], data["diff_truncated"] = diff, truncated
+    data["validation"] = _validation(data["status"], node.failure_reason)
+    data["logs"] = [{"name": n, "bytes": b} for n, b in list_logs(node_log_dir(archive, node.run_id, node_id)).items()]
+    data["evaluations"] = [evaluation_out(archive, e) for e in repo.node_evaluations(node_id)]
+    calls = repo.llm_calls(node_id=node_id)
+    data["usage"] = {
+        "calls": len(calls),
+        "prompt_tokens": sum(c.prompt_tokens for c in calls),
+        "completion_tokens": sum(c.completion_tokens for c in calls),
+        "cost_usd": round(sum(c.cost_usd for c in calls), 6),
+    }
+    return data
+
+
+def tree_json(archive: Archive, run_id: int) -> bytes:
+    """GET /api/runs/{id}/tree's body, serialised without a framework in between."""
+    return json.dumps(queries.tree_columns(archive.db, run_id).as_dict(), separators=(",", ":")).encode()
+
+
+def node_page(archive: Archive, run_id: int, offset: int, limit: int) -> dict[str, Any]:
+    tree = queries.tree_columns(archive.db, run_id)
+    columns = tree.as_dict()
+    children = tree.children_counts()
+    end = min(offset + limit, tree.count)
+    nodes = [
+        {"id": columns["id"][i], "parent_id": columns["parent_id"][i], "status": columns["status"][i],
+         "depth": columns["depth"][i], "children": children[i],
+         "own_resolved": columns["own_resolved"][i], "own_total": columns["own_total"][i],
+         "clade_resolved": columns["clade_resolved"][i], "clade_total": columns["clade_total"][i],
+         "score": columns["score"][i], "cmp": columns["cmp"][i]}
+        for i in range(offset, end)
+    ]
+    return {"run_id": run_id, "total": tree.count, "offset": offset, "limit": limit, "nodes": nodes}
+
+
+def event_out(event: Any) -> dict[str, Any]:
+    from archive.serialize import timestamp
+
+    return {"seq": event.seq, "kind": event.kind, "payload": event.payload or {},
+            "created_at": timestamp(event.created_at)}
+
+
+def run_timeline(archive: Archive, run_id: int) -> dict[str, Any]:
+    from archive.serialize import timestamp
+
+    run = archive.repo.get_run(run_id)
+    try:
+        min_evaluations = int(_config_section(run, "final").get("min_evaluations", 1))
+    except (TypeError, ValueError):
+        min_evaluations = 1
+    points = queries.timeline(archive.db, run_id, run.started_at, min_evaluations=max(min_evaluations, 1))
+    return {"run_id": run_id, "started_at": timestamp(run.started_at), "points": points}
