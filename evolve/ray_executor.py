@@ -91,6 +91,14 @@ def require_shared_archive(archive: Archive | str) -> None:
         )
 
 
+def preflight(archive: Archive, settings: RayConfig) -> None:
+    """What `create_run` checks before it writes anything: PostgreSQL, and a head that answers."""
+    require_shared_archive(archive)
+    address = settings.address or os.environ.get("RAY_ADDRESS")
+    if address:
+        _probe(address)
+
+
 class RayExecutor:
     """Submits units as Ray tasks; hands back concurrent futures like LocalExecutor."""
 
@@ -114,6 +122,7 @@ class RayExecutor:
     def _connect(self, ray: Any, workers: int) -> None:
         address = self.settings.address or os.environ.get("RAY_ADDRESS") or "auto"
         common = {"log_to_driver": False, "logging_level": logging.WARNING, "namespace": "clade"}
+        _probe(address)
         try:
             if address == "local":
                 ray.init(num_cpus=workers, include_dashboard=False, object_store_memory=LOCAL_OBJECT_STORE_BYTES,
@@ -203,6 +212,20 @@ class RayExecutor:
         if self._owns_ray and ray.is_initialized():
             ray.shutdown()
             self._owns_ray = False
+
+
+def _probe(address: str, timeout: float = 10.0) -> None:
+    """Fail fast on a HOST:PORT nothing listens on (ray.init would wait for it for ever)."""
+    host, _, port = address.rpartition(":")
+    if "://" in address or not host or not port.isdigit():
+        return  # auto, local, ray://...: Ray's own checks answer at once
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout).close()
+    except OSError as exc:
+        raise RayExecutorError(
+            f"no Ray cluster answers at {address} ({exc.strerror or exc}): start its head there with "
+            "`ray start --head --port PORT` (README, Scale-out), or give the right --ray-address"
+        ) from None
 
 
 def unit_name(fn: Callable[..., Any], unit: Any) -> str:

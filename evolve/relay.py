@@ -40,6 +40,7 @@ import tempfile
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Self
 
 log = logging.getLogger(__name__)
 
@@ -83,14 +84,8 @@ async def _splice(a: tuple[asyncio.StreamReader, asyncio.StreamWriter],
     finally:
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
         for writer in (a[1], b[1]):
             writer.close()
-        for writer in (a[1], b[1]):
-            try:
-                await writer.wait_closed()
-            except (OSError, asyncio.CancelledError):
-                pass
 
 
 class _LoopThread:
@@ -108,7 +103,7 @@ class _LoopThread:
     async def _listen(self) -> asyncio.AbstractServer:  # pragma: no cover - abstract
         raise NotImplementedError
 
-    def start(self):  # type: ignore[no-untyped-def]
+    def start(self) -> Self:
         if self._thread is not None:
             return self
         self._thread = threading.Thread(target=self._run, name=self.name, daemon=True)
