@@ -31,7 +31,7 @@ KILL_POINTS = {
     "during-seed-evaluation": ("evaluation_started", 1, 1.5),  # the seed's agent is working on a task
     "during-expansion": ("expansion_started", 1, 0.5),  # diagnosis / the parent modifying itself
     "after-validation": ("expansion_finished", 1, 0.0),  # between a child's validation and the next dispatch
-    "during-child-evaluation": ("evaluation_started", 4, 5.0),  # a child's evaluation, likely in grading
+    "during-child-evaluation": ("evaluation_started", 4, 1.0),  # a child's evaluation under way
 }
 # Every kill point on SQLite; PostgreSQL (the scale-out archive) at one of them.
 CASES = [("sqlite", name) for name in KILL_POINTS] + [("postgres", "during-child-evaluation")]
