@@ -172,10 +172,9 @@ class RunEngine:
         return budget.usd is not None and run.cost_usd >= budget.usd
 
     def _fill_slots(self) -> None:
+        # One read of the count: only this driver starts evaluations, so it counts the rest itself.
         budget = Budget(self.config.budget.task_evaluations, self.repo.get_run(self.run_id).evaluations_count)
-        while len(self.in_flight) < self.config.workers:
-            if self.repo.get_run(self.run_id).evaluations_count >= self.config.budget.task_evaluations:
-                return
+        while len(self.in_flight) < self.config.workers and budget.spent < budget.total:
             action = self.policy.next_action(self.state, self.rng, budget)
             if isinstance(action, Expand) and not self._may_expand():
                 evaluate_only = getattr(self.policy, "evaluate_only", None)
@@ -190,7 +189,7 @@ class RunEngine:
                 evaluation = self.repo.start_evaluation(action.node_id, action.task_id)
                 self.state.start(action.node_id, action.task_id)
                 self._dispatch_evaluation(evaluation)
-            budget.spent = self.repo.get_run(self.run_id).evaluations_count
+                budget.spent += 1
 
     def _may_expand(self) -> bool:
         limit = self.config.budget.expansions
