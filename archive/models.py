@@ -53,6 +53,9 @@ class Outcome(str, enum.Enum):
     UNRESOLVED = "unresolved"
     ERROR = "error"
     TIMEOUT = "timeout"
+    # The grader caught the code under test forging its grade (a canary,
+    # the exit status, the report): a failure, kept with its evidence.
+    TAMPERED = "tampered"
 
 
 def _status(enum_cls: type[enum.Enum]) -> Enum:

@@ -5,6 +5,9 @@
 * `noop` changes nothing: no sound task may be resolved by it.
 * `seed` is the seed agent shipped with Clade (`agent/`).
 * a node id (`12` or `node:12`) is that node's code from the archive.
+* `patch_agent(name, patches)` answers precomputed patches (SWE-bench's
+  predictions format, `clade eval --predictions`); a task it has no patch
+  for gets an empty one.
 
 Reference agents need neither a sandbox nor a model; code agents run in a
 sandbox (`evaluator.runner`) and reach the model through a `ModelAccess`
@@ -17,6 +20,7 @@ from __future__ import annotations
 import importlib.util
 import shutil
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
@@ -38,14 +42,27 @@ class AgentSpec:
     name: str
     code_root: Path | None = None
     node_id: int | None = None
+    patches: Mapping[str, str] | None = None  # instance_id -> patch, for a patch agent
 
     @property
     def is_reference(self) -> bool:
-        return self.name in REFERENCE_AGENTS and self.code_root is None
+        """True when no code runs to solve a task: gold, noop, or precomputed patches."""
+        return self.code_root is None and (self.name in REFERENCE_AGENTS or self.patches is not None)
+
+    def fixed_patch(self, task_id: str, gold: str) -> str:
+        """The patch a reference agent answers for a task."""
+        if self.patches is not None:
+            return self.patches.get(task_id, "")
+        return gold if self.name == "gold" else ""
 
 
 GOLD = AgentSpec("gold")
 NOOP = AgentSpec("noop")
+
+
+def patch_agent(name: str, patches: Mapping[str, str]) -> AgentSpec:
+    """An agent that answers the given patch for each task id (and nothing for others)."""
+    return AgentSpec(name, patches=dict(patches))
 
 
 def seed_agent_dir() -> Path:

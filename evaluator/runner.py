@@ -212,7 +212,7 @@ def _place_repo(sb, task: Task, base: Path | None) -> str:  # noqa: ANN001 - a S
 def _solve(task: Task, agent: AgentSpec, options: EvalOptions, base: Path | None, logs: Path, *,
            node_id: int | None, evaluation_id: int | None) -> _Solved:
     if agent.is_reference:
-        return _Solved(patch=task.patch if agent.name == "gold" else "")
+        return _Solved(patch=agent.fixed_patch(task.instance_id, task.patch))
     if options.model is None:
         raise CladeError(f"agent {agent.name} needs a model: pass a ModelAccess or a TokenSource "
                          "(CLI: --llm-socket and --model)")

@@ -130,6 +130,10 @@ class TaskResult(BaseModel):
     agent_status: str | None = Field(None, description="The agent's own summary.json status, if any.")
     agent_exit_code: int | None = None
     tests: TestsStatus | None = None
+    tampering: dict[str, str] | None = Field(
+        None, description="Outcome tampered: the evidence, {'rule': which check caught it, 'detail': what it saw}.")
+    set_aside: list[str] = Field(
+        default_factory=list, description="Files the patch changed that the task owns (test set-up): not used.")
     log_dir: str | None = None
     evaluation_id: int | None = None
 
@@ -159,6 +163,8 @@ class TaskResult(BaseModel):
             "agent_s": round(self.agent_s, 3),
             "tests_s": round(self.tests_s, 3),
             "tests": self.tests.model_dump() if self.tests else None,
+            "tampering": self.tampering,
+            "set_aside": list(self.set_aside),
         }
 
     def as_dict(self) -> dict[str, Any]:
