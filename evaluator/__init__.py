@@ -21,6 +21,7 @@ from evaluator.agents import GOLD, NOOP, AgentSpec, GatewayTokens, TokenSource, 
 from evaluator.benchmarks import Benchmark, open_benchmark
 from evaluator.errors import EvaluatorError
 from evaluator.evaluate import Stage, StagedResult, dgm_stages, evaluate_task, evaluate_tasks, staged_evaluation
+from evaluator.predictions import load_predictions
 from evaluator.runner import EvalOptions, run_task
 from evaluator.task import Outcome, Task, TaskResult, TestsStatus
 
@@ -45,6 +46,7 @@ __all__ = [
     "dgm_stages",
     "evaluate_task",
     "evaluate_tasks",
+    "load_predictions",
     "open_benchmark",
     "resolve_agent",
     "run_task",

@@ -1,18 +1,25 @@
 """`clade eval`: score an agent on a benchmark, outside any run.
 
     clade eval --benchmark builtin|polyglot:PATH|swebench:NAME_OR_FILE [--subset S] [--tasks ID,...]
-               [--agent seed|gold|noop|NODE_ID] [--workers N] [--json]
+               [--agent seed|gold|noop|NODE_ID | --predictions FILE.jsonl] [--workers N] [--json]
 
 Shows progress while tasks run, then a table per task (outcome, time,
 tokens, reason) and a summary; writes `report.json` (the same document
 `--json` prints) next to per-task logs. `gold` and `noop` validate a
 benchmark install: gold must resolve everything, noop nothing.
+
+`--predictions` grades precomputed patches in SWE-bench's predictions
+format (`instance_id`, `model_name_or_path`, `model_patch` per line of a
+.jsonl, or a .json list / object keyed by instance_id) instead of running
+an agent: the instances in the file are graded (intersected with
+`--subset` / `--tasks`), and the agent is named by `model_name_or_path`.
 """
 
 from __future__ import annotations
 
 import contextlib
 import json
+import re
 import tempfile
 import time
 from collections import Counter
@@ -23,12 +30,15 @@ from typing import Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from api.cli.context import JSON_OPTION, print_json
 
-OUTCOME_STYLE = {"resolved": "green", "unresolved": "yellow", "error": "red", "timeout": "magenta"}
+OUTCOME_STYLE = {"resolved": "green", "unresolved": "yellow", "error": "red", "timeout": "magenta",
+                 "tampered": "bold white on red"}
+REASON_WIDTH = 120
 
 
 def _split_ids(raw: str | None) -> list[str] | None:
@@ -47,6 +57,7 @@ def summarize(results: list[Any], wall_s: float) -> dict[str, Any]:
         "unresolved": counts.get("unresolved", 0),
         "error": counts.get("error", 0),
         "timeout": counts.get("timeout", 0),
+        "tampered": counts.get("tampered", 0),
         "score": round(counts.get("resolved", 0) / total, 4) if total else 0.0,
         "prompt_tokens": sum(r.prompt_tokens for r in results),
         "completion_tokens": sum(r.completion_tokens for r in results),
@@ -84,7 +95,11 @@ def eval_command(
                                        "swebench:NAME_OR_FILE (.json/.jsonl/.parquet)"),
     subset: str = typer.Option(None, "--subset", "-s", help="small, medium, full (builtin/polyglot), a language"),
     tasks: str = typer.Option(None, "--tasks", "-t", help="comma-separated task ids (overrides --subset)"),
-    agent: str = typer.Option("seed", "--agent", "-a", help="seed, gold, noop, or a node id of the archive"),
+    agent: str = typer.Option(None, "--agent", "-a", help="seed (default), gold, noop, or a node id of the archive"),
+    predictions: Path = typer.Option(None, "--predictions", "-p",
+                                     help="grade precomputed patches instead of running an agent: SWE-bench's "
+                                          "predictions format (.jsonl: instance_id, model_name_or_path, "
+                                          "model_patch per line; or .json)"),
     workers: int = typer.Option(1, "--workers", "-w", min=1, max=64, help="tasks run at once"),
     as_json: bool = JSON_OPTION,
     out: Path = typer.Option(None, "--out", help="folder for report.json and per-task logs "
@@ -101,29 +116,48 @@ def eval_command(
     """Run an agent on benchmark tasks in sandboxes and grade them."""
     from archive.home import CladeHome
     from evaluator import AgentLimits, EvalOptions, evaluate_tasks, open_benchmark, resolve_agent
+    from evaluator.errors import EvaluatorError
 
+    if predictions is not None and agent is not None:
+        raise EvaluatorError("--predictions and --agent are mutually exclusive: the predictions file's patches "
+                             "are the agent; drop one of them")
     bench = open_benchmark(benchmark)
     if list_only:
         _list(bench, as_json)
         return
-    selected = bench.load(subset, _split_ids(tasks))
+    console = Console(stderr=True, quiet=as_json)
+    fixed_spec = None
+    if predictions is not None:
+        from evaluator.agents import patch_agent
+        from evaluator.predictions import predicted_tasks, read_predictions
+
+        read = read_predictions(predictions)
+        notes = [*read.notes]
+        selected = predicted_tasks(bench, read, subset, _split_ids(tasks), on_note=notes.append)
+        fixed_spec = patch_agent(read.agent, read.patches)
+        agent_label = read.agent
+        for note in notes:
+            typer.echo(f"note: {note}", err=True)
+    else:
+        agent = agent or "seed"
+        agent_label = agent
+        selected = bench.load(subset, _split_ids(tasks))
     from evaluator.images import require_images
 
     require_images(selected)
     stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-    label = f"{stamp}-{bench.name}-{agent.replace(':', '-')}"
+    label = f"{stamp}-{bench.name}-{_safe_label(agent_label)}"
     out_dir = (out or CladeHome.from_env().root / "evals" / label).expanduser().absolute()
     out_dir.mkdir(parents=True, exist_ok=True)
 
     archive = node_id = None
-    if agent not in ("gold", "noop", "seed"):
+    if fixed_spec is None and agent not in ("gold", "noop", "seed"):
         from api.cli.context import archive as open_cli_archive
 
         archive = open_cli_archive()
         node_id = int(agent.removeprefix("node:")) if agent.removeprefix("node:").isdigit() else None
     with tempfile.TemporaryDirectory(prefix="clade-eval-cli-") as tmp:
-        spec = resolve_agent(agent, archive=archive, workdir=Path(tmp) / "code")
-        console = Console(stderr=True, quiet=as_json)
+        spec = fixed_spec or resolve_agent(agent, archive=archive, workdir=Path(tmp) / "code")
         with _model_access(not spec.is_reference, llm_socket, model, llm_token, Path(tmp)) as access:
             options = EvalOptions(
                 agent_limits=AgentLimits(seconds=agent_timeout), tests_timeout=tests_timeout, model=access,
@@ -133,18 +167,20 @@ def eval_command(
             with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
                           TimeElapsedColumn(), TextColumn("{task.fields[last]}"), console=console,
                           transient=True, disable=as_json) as progress:
-                bar = progress.add_task(f"{bench.name} · {spec.name}", total=len(selected), last="")
+                bar = progress.add_task(f"{escape(bench.name)} · {escape(spec.name)}", total=len(selected), last="")
 
                 def done(result: Any) -> None:
                     style = OUTCOME_STYLE.get(result.outcome.value, "white")
-                    progress.update(bar, advance=1, last=f"{result.task_id}: [{style}]{result.outcome.value}[/]")
+                    progress.update(bar, advance=1,
+                                    last=f"{escape(result.task_id)}: [{style}]{result.outcome.value}[/]")
 
                 results = evaluate_tasks(selected, spec, options, workers=workers, archive=archive,
                                          node_id=node_id, on_result=done)
             wall = time.monotonic() - started
     report = {
         "summary": {**summarize(results, wall), "benchmark": benchmark, "subset": subset,
-                    "agent": spec.name, "workers": workers, "report_dir": str(out_dir)},
+                    "agent": spec.name, "workers": workers, "report_dir": str(out_dir),
+                    **({"predictions": str(predictions.expanduser().absolute())} if predictions else {})},
         "tasks": [r.as_dict() for r in results],
     }
     (out_dir / "report.json").write_text(json.dumps(report, indent=2) + "\n")
@@ -152,6 +188,24 @@ def eval_command(
         print_json(report)
         return
     _print_table(results, report["summary"], out_dir)
+
+
+def _safe_label(name: str) -> str:
+    """A name as a folder-name part (model names hold slashes: `org/model`)."""
+    return re.sub(r"[^A-Za-z0-9._-]+", "-", name).strip("-.") or "agent"
+
+
+def _reason_cell(result: Any) -> str:
+    """The reason, shortened, then the grader's evidence: the tampering rule, the set-aside files."""
+    reason = result.reason if len(result.reason) <= REASON_WIDTH else result.reason[: REASON_WIDTH - 3] + "..."
+    cell = escape(reason)
+    tampering = getattr(result, "tampering", None)
+    if tampering:
+        cell += f" [bold red]· tampering: {escape(str(tampering.get('rule') or '?'))}[/]"
+    set_aside = list(getattr(result, "set_aside", None) or [])
+    if set_aside:
+        cell += f" [dim]· {len(set_aside)} set-aside file{'s' if len(set_aside) != 1 else ''}[/]"
+    return cell
 
 
 def _list(bench: Any, as_json: bool) -> None:
@@ -177,12 +231,13 @@ def _print_table(results: list[Any], summary: dict[str, Any], out_dir: Path) -> 
     table.add_column("reason", overflow="fold")
     for r in results:
         style = OUTCOME_STYLE.get(r.outcome.value, "white")
-        table.add_row(r.task_id, f"[{style}]{r.outcome.value}[/]", f"{r.duration_s:.1f}", str(r.tokens),
-                      r.reason if len(r.reason) <= 120 else r.reason[:117] + "...")
+        table.add_row(escape(r.task_id), f"[{style}]{r.outcome.value}[/]", f"{r.duration_s:.1f}", str(r.tokens),
+                      _reason_cell(r))
     console.print(table)
     console.print(
         f"[bold]{summary['resolved']}/{summary['tasks']} resolved[/bold] (score {summary['score']:.2f}); "
-        f"{summary['unresolved']} unresolved, {summary['error']} error, {summary['timeout']} timeout; "
+        f"{summary['unresolved']} unresolved, {summary['error']} error, {summary['timeout']} timeout, "
+        f"{summary['tampered']} tampered; "
         f"{summary['prompt_tokens'] + summary['completion_tokens']} tokens; {summary['wall_s']:.1f} s"
     )
     console.print(f"report: {out_dir / 'report.json'}")
