@@ -44,10 +44,9 @@ def patch_paths(patch: str) -> list[str]:
     return list(seen)
 
 
-def build(*, repo_dir: str, base_commit: str, test_patch: str, test_cmd: str,
-          env: Iterable[tuple[str, str]] = ()) -> str:
-    """The eval script text (without the `#!/bin/bash` / `set -uxo pipefail`
-    header, which swebench's TestSpec adds)."""
+def prepare(*, repo_dir: str, base_commit: str, test_patch: str) -> str:
+    """Shell that puts the hidden tests in place: every file they touch back to the base
+    commit (or removed), then the test patch applied. The grader runs it, not the tests' user."""
     if HEREDOC in test_patch:
         raise ValueError(f"the test patch contains the heredoc marker {HEREDOC}")
     if not test_patch.endswith("\n"):
@@ -55,12 +54,24 @@ def build(*, repo_dir: str, base_commit: str, test_patch: str, test_cmd: str,
     files = " ".join(shlex.quote(p) for p in patch_paths(test_patch))
     lines = [
         f"cd {shlex.quote(repo_dir)}",
-        *(f"export {k}={shlex.quote(v)}" for k, v in env),
         f"for f in {files}; do "
         f"if git cat-file -e {base_commit}:\"$f\" 2>/dev/null; then git checkout -q {base_commit} -- \"$f\"; "
         "else rm -rf -- \"$f\"; fi; done",
         f"git apply --whitespace=nowarn - <<'{HEREDOC}' || {{ echo '{TESTS_DID_NOT_APPLY}'; exit 3; }}",
         test_patch + HEREDOC,
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def build(*, repo_dir: str, base_commit: str, test_patch: str, test_cmd: str,
+          env: Iterable[tuple[str, str]] = ()) -> str:
+    """The eval script text (without the `#!/bin/bash` / `set -uxo pipefail`
+    header, which swebench's TestSpec adds): the swebench-shaped record of how
+    the task's tests run, used by the local validator (trusted tasks only; the
+    grading sandbox runs these steps apart, see `evaluator.grader`)."""
+    lines = [
+        prepare(repo_dir=repo_dir, base_commit=base_commit, test_patch=test_patch).rstrip("\n"),
+        *(f"export {k}={shlex.quote(v)}" for k, v in env),
         f"echo '{START_TEST_OUTPUT}'",
         test_cmd,
         f"echo '{END_TEST_OUTPUT}'",

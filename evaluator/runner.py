@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from archive.errors import CladeError
-from evaluator import eval_script, gitrepo, grading
+from evaluator import gitrepo, grader, grading
 from evaluator.agent_run import REPO_DIR, AgentLimits, ModelAccess, run_agent
 from evaluator.agents import AgentSpec, TokenSource
 from evaluator.task import Outcome, Task, TaskResult
@@ -43,10 +43,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-WORK = "/tmp/clade"  # the platform's own files in the grading sandbox (not in the repository)
-PATCH_FILE = f"{WORK}/model.patch"
-EVAL_FILE = f"{WORK}/eval.sh"
-APPLY_TIMEOUT_S = 120.0
 
 
 @dataclass
@@ -145,12 +141,14 @@ def run_task(
             patch = solved.patch
             (logs / "patch.diff").write_text(patch)
             patch_facts = {"patch_bytes": len(patch.encode()), "empty_patch": not patch.strip()}
-            outcome, reason, status, tests_s = _grade(task, patch, options, base, logs)
+            graded = _grade(task, patch, options, base, logs)
+            outcome, reason = graded.outcome, graded.reason
             if not patch.strip() and outcome != Outcome.RESOLVED:
                 reason = f"empty patch (nothing changed): {reason}"
             if solved.reason and outcome != Outcome.RESOLVED:
                 reason = f"{reason} ({solved.reason})"
-            return result(outcome, reason, tests=status, tests_s=tests_s, **agent_facts, **patch_facts)
+            return result(outcome, reason, tests=graded.status, tests_s=graded.seconds, tampering=graded.tampering,
+                          set_aside=graded.set_aside, **agent_facts, **patch_facts)
         except CladeError as exc:  # the task itself is broken (bad files, missing image, ...)
             return result(Outcome.ERROR, str(exc))
         except Exception as exc:  # SandboxError, Docker, or a bug: recorded, never raised
@@ -193,14 +191,14 @@ def _new_sandbox(task: Task, options: EvalOptions, **kwargs: object):  # noqa: A
     return DockerSandbox(image, options.limits, **kwargs)  # type: ignore[arg-type]  # kwargs: llm_socket, env
 
 
-def _place_repo(sb, task: Task, base: Path | None) -> str:  # noqa: ANN001 - a Sandbox
-    """Put the base repository where the scripts expect it; return that path."""
+def _place_repo(sb, task: Task, base: Path | None, user: str = "sandbox") -> str:  # noqa: ANN001 - a Sandbox
+    """Put the base repository where the scripts expect it, owned by `user`; return that path."""
     repo = sandbox_repo_dir(task)
     if base is not None:
-        sb.copy_in(base, repo)
+        sb.copy_in(base, repo, user=user)
         return repo
     copied = sb.exec(["bash", "-c", f"mkdir -p {shlex.quote(repo)} && cp -a {shlex.quote(task.repo_dir)}/. "
-                      f"{shlex.quote(repo)}"], timeout=600)
+                      f"{shlex.quote(repo)}"], timeout=600, user=user)
     if not copied.ok:
         raise CladeError(f"could not copy {task.repo_dir} of image {task.image} to {repo}: {_last_line(copied.output)}")
     return repo
@@ -258,22 +256,11 @@ def _int(value: object) -> int:
 
 
 def _grade(task: Task, patch: str, options: EvalOptions, base: Path | None, logs: Path):  # noqa: ANN202
-    """(outcome, reason, tests status, seconds) from a fresh sandbox."""
-    tests_timeout = options.tests_timeout or task.test_timeout
-    started = time.monotonic()
-    with _new_sandbox(task, options) as sb:
-        repo = _place_repo(sb, task, base)
-        sb.write_files({PATCH_FILE: patch, EVAL_FILE: task_eval_script(task)})
-        applied = sb.exec(["bash", "-c", grading.apply_script(repo, PATCH_FILE)], timeout=APPLY_TIMEOUT_S)
-        output = applied.output
-        if eval_script.APPLY_PATCH_PASS in applied.output and not applied.timed_out:
-            ran = sb.exec(["bash", EVAL_FILE], timeout=tests_timeout, workdir=repo)
-            output += ran.output
-            if ran.timed_out:
-                (logs / "test_output.txt").write_text(output)
-                return (Outcome.TIMEOUT, f"the tests ran past their {tests_timeout:g} s limit and were stopped",
-                        None, time.monotonic() - started)
-    seconds = time.monotonic() - started
-    graded = grading.grade(task, output, patch=patch, log_path=logs / "test_output.txt")
-    outcome = Outcome.RESOLVED if graded.resolved else Outcome.UNRESOLVED
-    return outcome, graded.reason, graded.status, seconds
+    """(outcome, reason, tests status, seconds, tampering, set aside) from a fresh sandbox (`evaluator.grader`)."""
+    graded = grader.grade_patch(
+        task, patch,
+        lambda **kwargs: _new_sandbox(task, options, **kwargs),
+        lambda sb, user: _place_repo(sb, task, base, user=user),
+        tests_timeout=options.tests_timeout or task.test_timeout, logs=logs,
+    )
+    return graded

@@ -78,8 +78,13 @@ class Sandbox(abc.ABC):
         workdir: str | None = None,
         env: Mapping[str, str] | None = None,
         input: bytes | str | None = None,
+        user: str = "sandbox",
     ) -> ExecResult:
         """Run ``cmd`` (argv list, or a string for ``/bin/sh -c``) and wait for it.
+
+        ``user`` is ``"sandbox"`` (the unprivileged user untrusted code runs
+        as) or ``"grader"`` (another unprivileged user, for the files that
+        code must be able to read but never change).
 
         Never raises for what the command does (non-zero exit, timeout,
         unknown command: exit 127); raises `SandboxError` only when the
@@ -87,16 +92,16 @@ class Sandbox(abc.ABC):
         """
 
     @abc.abstractmethod
-    def write_files(self, files: Mapping[str, bytes | str], *, mode: int = 0o644) -> None:
-        """Create or replace files; parent directories are created."""
+    def write_files(self, files: Mapping[str, bytes | str], *, mode: int = 0o644, user: str = "sandbox") -> None:
+        """Create or replace files, owned by ``user``; parent directories are created."""
 
     @abc.abstractmethod
     def read_files(self, paths: Iterable[str]) -> dict[str, bytes]:
         """Return the contents of regular files, keyed by the path as given."""
 
     @abc.abstractmethod
-    def copy_in(self, host_path: str | Path, dest: str) -> None:
-        """Copy a host file or directory tree to ``dest`` in the sandbox."""
+    def copy_in(self, host_path: str | Path, dest: str, *, user: str = "sandbox") -> None:
+        """Copy a host file or directory tree to ``dest`` in the sandbox, owned by ``user``."""
 
     @abc.abstractmethod
     def copy_out(self, src: str, host_dir: str | Path) -> CopyReport:
@@ -106,9 +111,9 @@ class Sandbox(abc.ABC):
     def close(self) -> None:
         """Stop everything in the sandbox and free it. Idempotent."""
 
-    def write_file(self, path: str, data: bytes | str, *, mode: int = 0o644) -> None:
+    def write_file(self, path: str, data: bytes | str, *, mode: int = 0o644, user: str = "sandbox") -> None:
         """Create or replace one file."""
-        self.write_files({path: data}, mode=mode)
+        self.write_files({path: data}, mode=mode, user=user)
 
     def read_file(self, path: str) -> bytes:
         """Return the contents of one regular file."""

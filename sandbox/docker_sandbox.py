@@ -66,6 +66,8 @@ log = logging.getLogger(__name__)
 
 LLM_SOCKET_PATH = f"{recipe.SOCKET_DIR}/llm.sock"
 EXEC_USER = f"{recipe.SANDBOX_UID}:{recipe.SANDBOX_UID}"
+# The users a command or a file transfer may run as (see `Sandbox.exec`).
+USERS = {"sandbox": EXEC_USER, "grader": f"{recipe.GRADER_UID}:{recipe.GRADER_UID}"}
 # The keeper runs as nobody: a different uid than the sandbox user's, so
 # `kill -9 -1` inside cannot end the sandbox early.
 KEEPER_USER = "65534:65534"
@@ -93,7 +95,9 @@ class DockerSandbox(Sandbox):
     host Unix socket (the LLM gateway's) to mount at `LLM_SOCKET_PATH`; the
     sandbox user (uid 1000) must be allowed to connect to it. ``env`` is
     the whole environment commands see besides PATH, HOME, USER and LANG:
-    nothing is inherited from the host.
+    nothing is inherited from the host. ``workspace_owner`` (``"sandbox"``
+    or ``"grader"``) owns /workspace: a grading sandbox gives it to the
+    grader, so that the code under test cannot write the repository.
     """
 
     def __init__(
@@ -104,8 +108,10 @@ class DockerSandbox(Sandbox):
         llm_socket: str | os.PathLike[str] | None = None,
         env: Mapping[str, str] | None = None,
         client: docker.DockerClient | None = None,
+        workspace_owner: str = "sandbox",
     ) -> None:
         self.limits = limits or SandboxLimits()
+        self._workspace_uid = int(_user(workspace_owner).split(":")[0])
         self.image = image or recipe.runtime_image_tag()
         self.workdir = recipe.WORKSPACE
         self._client = client or get_client()
@@ -164,8 +170,8 @@ class DockerSandbox(Sandbox):
         lim = self.limits
         uid = recipe.SANDBOX_UID
 
-        def tmpfs(size: int, owner: bool, mode: str) -> str:
-            owned = f",uid={uid},gid={uid}" if owner else ""
+        def tmpfs(size: int, owner: int | None, mode: str) -> str:
+            owned = f",uid={owner},gid={owner}" if owner is not None else ""
             return f"rw,exec,nosuid,nodev,size={format_size(size)},mode={mode}{owned}"
 
         return {
@@ -174,9 +180,9 @@ class DockerSandbox(Sandbox):
             "security_opt": ["no-new-privileges:true"],
             "read_only": True,
             "tmpfs": {
-                recipe.WORKSPACE: tmpfs(lim.workspace_size, True, "0755"),
-                "/tmp": tmpfs(lim.tmp_size, False, "1777"),
-                recipe.HOME: tmpfs(lim.home_size, True, "0755"),
+                recipe.WORKSPACE: tmpfs(lim.workspace_size, self._workspace_uid, "0755"),
+                "/tmp": tmpfs(lim.tmp_size, None, "1777"),
+                recipe.HOME: tmpfs(lim.home_size, uid, "0755"),
             },
             "shm_size": lim.shm_size,
             "mem_limit": lim.memory,
@@ -204,8 +210,10 @@ class DockerSandbox(Sandbox):
         workdir: str | None = None,
         env: Mapping[str, str] | None = None,
         input: bytes | str | None = None,
+        user: str = "sandbox",
     ) -> ExecResult:
         self._check_open()
+        as_user = _user(user)
         argv = ["/bin/sh", "-c", cmd] if isinstance(cmd, str) else [str(a) for a in cmd]
         if not argv or any("\0" in a for a in argv):
             raise SandboxError("the command is empty or contains a NUL byte; give an argv list or a shell string")
@@ -228,6 +236,7 @@ class DockerSandbox(Sandbox):
             on_stdout=capture.feed,
             on_stderr=capture.feed,
             stdin=data,
+            user=as_user,
         )
         duration = time.monotonic() - started
         self._check_open()  # closed (from another thread) while the command ran: its result means nothing
@@ -241,7 +250,7 @@ class DockerSandbox(Sandbox):
                 )
             timed_out = True  # the container ended under the command: its lifetime ran out
         if timed_out:
-            self._kill_marked(marker)
+            self._kill_marked(marker, as_user)
         return ExecResult(
             exit_code=TIMEOUT_EXIT if timed_out else int(outcome.exit_code),  # type: ignore[arg-type]
             output=capture.getvalue().decode("utf-8", errors="replace"),
@@ -250,11 +259,11 @@ class DockerSandbox(Sandbox):
             duration=duration,
         )
 
-    def _stream(self, argv: list[str], **kwargs: object) -> stream.StreamOutcome:
+    def _stream(self, argv: list[str], user: str = EXEC_USER, **kwargs: object) -> stream.StreamOutcome:
         """`stream.run_exec` with Docker's errors turned into sandbox errors."""
         self._check_open()
         try:
-            return stream.run_exec(self._api, self.id, argv, user=EXEC_USER, **kwargs)  # type: ignore[arg-type]
+            return stream.run_exec(self._api, self.id, argv, user=user, **kwargs)  # type: ignore[arg-type]
         except docker.errors.NotFound as exc:
             self._raise_if_gone()
             raise SandboxError(f"Docker could not run the command: {exc.explanation or exc}") from exc
@@ -267,7 +276,7 @@ class DockerSandbox(Sandbox):
                 raise unavailable(exc) from exc
             raise SandboxError(f"Docker could not run the command: {exc}") from exc
 
-    def _kill_marked(self, marker: str) -> None:
+    def _kill_marked(self, marker: str, user: str = EXEC_USER) -> None:
         """Kill what is left of a timed-out exec, including processes that left its group."""
         if self._closed or self._deadline <= time.monotonic():
             return
@@ -276,7 +285,7 @@ class DockerSandbox(Sandbox):
                 self._api,
                 self.id,
                 ["/bin/sh", "-c", _KILL_SCRIPT, "sh", MARKER_ENV, marker],
-                user=EXEC_USER,
+                user=user,
                 workdir="/",
                 env={},
                 deadline=time.monotonic() + _KILLER_TIMEOUT_S,
@@ -288,8 +297,9 @@ class DockerSandbox(Sandbox):
 
     # ----------------------------------------------------------------- files
 
-    def write_files(self, files: Mapping[str, bytes | str], *, mode: int = 0o644) -> None:
+    def write_files(self, files: Mapping[str, bytes | str], *, mode: int = 0o644, user: str = "sandbox") -> None:
         self._check_open()
+        as_user = _user(user)
         payload = {
             transfer.sandbox_path(path, self.workdir): data.encode() if isinstance(data, str) else bytes(data)
             for path, data in files.items()
@@ -297,10 +307,10 @@ class DockerSandbox(Sandbox):
         if not payload:
             return
         try:
-            self._untar(transfer.pack_files(payload, mode), what=", ".join(payload))
+            self._untar(transfer.pack_files(payload, mode), what=", ".join(payload), user=as_user)
         except TransferFailed:
             # Leave no half-written file behind to fill the disk or be mistaken for the real one.
-            self._stream(["rm", "-f", "--", *payload], workdir="/", env={},
+            self._stream(["rm", "-f", "--", *payload], user=as_user, workdir="/", env={},
                          deadline=time.monotonic() + min(30.0, self._remaining()),
                          on_stdout=lambda _: None, on_stderr=lambda _: None)
             raise
@@ -326,8 +336,9 @@ class DockerSandbox(Sandbox):
             result[path] = entry
         return result
 
-    def copy_in(self, host_path: str | Path, dest: str) -> None:
+    def copy_in(self, host_path: str | Path, dest: str, *, user: str = "sandbox") -> None:
         self._check_open()
+        as_user = _user(user)
         source = Path(host_path)
         if not source.exists() and not source.is_symlink():
             raise SandboxError(f"{source} does not exist on the host; nothing to copy into the sandbox")
@@ -335,7 +346,7 @@ class DockerSandbox(Sandbox):
         with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
             transfer.pack_host_path(source, target, spool)
             spool.seek(0)
-            self._untar(spool, what=target)
+            self._untar(spool, what=target, user=as_user)
 
     def copy_out(self, src: str, host_dir: str | Path) -> CopyReport:
         self._check_open()
@@ -348,10 +359,11 @@ class DockerSandbox(Sandbox):
             spool.seek(0)
             return transfer.safe_extract(spool, name, Path(host_dir))
 
-    def _untar(self, data: bytes | IO[bytes], what: str) -> None:
+    def _untar(self, data: bytes | IO[bytes], what: str, user: str = EXEC_USER) -> None:
         errors = HeadTail(8192)
         outcome = self._stream(
             ["tar", "-x", "-f", "-", "-C", "/", "--no-same-owner", "--no-overwrite-dir"],
+            user=user,
             workdir="/",
             env={},
             deadline=time.monotonic() + min(self.limits.transfer_timeout, self._remaining()),
@@ -483,6 +495,14 @@ class DockerSandbox(Sandbox):
     def __repr__(self) -> str:
         state = "closed" if self._closed else "open"
         return f"<DockerSandbox {self.id[:12]} {self.image} {state}>"
+
+
+def _user(name: str) -> str:
+    """The uid:gid of a sandbox user name."""
+    try:
+        return USERS[name]
+    except KeyError:
+        raise SandboxError(f"unknown sandbox user {name!r}: use one of {', '.join(USERS)}") from None
 
 
 def _check_env(env: Mapping[str, str]) -> dict[str, str]:

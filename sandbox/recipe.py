@@ -51,6 +51,10 @@ WHEELS: tuple[str, ...] = (
 
 SANDBOX_UID = 1000
 SANDBOX_USER = "agent"
+# The grader's uid in a grading sandbox: it owns the repository, the tests and
+# the harness, so that code under test (run as SANDBOX_UID) can read but not
+# change them. No passwd entry is needed, so any task image works.
+GRADER_UID = 1001
 HOME = "/home/agent"
 WORKSPACE = "/workspace"
 VENV = "/opt/venv"

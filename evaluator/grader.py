@@ -1,0 +1,333 @@
+"""Grading one patch, step by step, in a fresh sandbox where the tests cannot reach their grade.
+
+Two users share the grading sandbox. The *grader* owns /workspace: it puts
+the repository there, applies the patch, sets aside what the patch changed
+in the task's test set-up (`evaluator.protect`), puts the hidden tests in
+place with fresh names and canaries (`evaluator.languages`), and installs
+the harness. The *sandbox user* — the one the code under test runs as —
+builds the tests where it may write (/tmp) and runs the harness runner,
+which reports every test's result behind a per-run secret that only the
+host and the runner know. The host then checks the report
+(`evaluator.verdict`) and grades the results through swebench's report,
+as every benchmark is graded.
+
+    place repo (grader) → apply patch, .git read-only (grader) → set aside (grader)
+    → hidden tests, renamed, canaries (grader) → build (sandbox user) → kill its leftovers
+    → binaries copied out of its reach (grader) → harness runner (sandbox user) → verdict (host)
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import random
+import re
+import secrets
+import shlex
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from archive.errors import CladeError
+from evaluator import eval_script, grading, protect, verdict
+from evaluator.languages import clike, cpp, go, python, rust
+from evaluator.languages.base import Rewrite
+from evaluator.task import Outcome, Task, TestsStatus
+
+HARNESS = Path(__file__).parent / "harness"
+HARNESS_DIR = "/tmp/clade-harness"  # the grader's: runner, plugin, plan
+BUILD_DIR = "/tmp/clade-build"  # the sandbox user's: compiler output
+BIN_DIR = "/tmp/clade-bin"  # the grader's copies of the test executables
+WORK = "/tmp/clade"
+PATCH_FILE = f"{WORK}/model.patch"
+GIT = "git -c core.fsmonitor=false -c core.hooksPath=/dev/null"
+STEP_TIMEOUT_S = 120.0
+_BUILT = {"go": go, "rust": rust, "cpp": cpp}
+_SUFFIX = {"python": (".py",), "go": (".go",), "rust": (".rs",), "cpp": (".cpp", ".cc", ".cxx")}
+_LOG_MARKER = re.compile(r"^>>>>>", re.M)
+
+
+@dataclass
+class Graded:
+    outcome: Outcome
+    reason: str
+    status: TestsStatus | None = None
+    seconds: float = 0.0
+    tampering: dict[str, str] | None = None
+    set_aside: list[str] = field(default_factory=list)
+
+
+def language_of(task: Task) -> str:
+    return str(task.metadata.get("language") or "python")
+
+
+class _Log:
+    """The human-readable test log (test_output.txt): every step and what it printed."""
+
+    def __init__(self) -> None:
+        self.parts: list[str] = []
+
+    def add(self, title: str, text: str) -> None:
+        self.parts.append(f"===== {title}\n{text.rstrip()}\n")
+
+    def text(self) -> str:
+        return "\n".join(self.parts)
+
+
+def grade_patch(task: Task, patch: str, sandbox_factory: Any, place_repo: Any, *, tests_timeout: float,
+                logs: Path) -> Graded:
+    """Grade `patch` on `task` (see the module doc). `sandbox_factory(workspace_owner=...)`
+    opens a sandbox; `place_repo(sb, user)` puts the base repository in it and returns its path."""
+    started = time.monotonic()
+    log = _Log()
+    try:
+        if not task.FAIL_TO_PASS:
+            return Graded(Outcome.UNRESOLVED, "the task has no FAIL_TO_PASS test, so nothing can resolve it "
+                                              "(a broken task: fix its test lists)")
+        with sandbox_factory(workspace_owner="grader") as sb:
+            graded = _grade(sb, task, patch, place_repo(sb, "grader"), tests_timeout, log, logs)
+        graded.seconds = time.monotonic() - started
+        return graded
+    finally:
+        (logs / "test_output.txt").write_text(log.text())
+
+
+def _grader(sb: Any, script: str, log: _Log, title: str, timeout: float = STEP_TIMEOUT_S) -> Any:
+    ran = sb.exec(["bash", "-c", script], timeout=timeout, user="grader")
+    log.add(f"{title} (grader, exit {ran.exit_code})", ran.output)
+    return ran
+
+
+def _grade(sb: Any, task: Task, patch: str, repo: str, tests_timeout: float, log: _Log, logs: Path) -> Graded:
+    language = language_of(task)
+    q = shlex.quote
+    before = _untracked(sb, repo)
+    sb.write_files({PATCH_FILE: patch}, user="grader")
+    # .git is read-only while the patch goes in: GNU patch (the fall-back) would write there.
+    applied = _grader(sb, f"chmod -R a-w {q(repo)}/.git; ( {grading.apply_script(repo, PATCH_FILE)} ); s=$?; "
+                          f"chmod -R u+w {q(repo)}/.git; exit $s", log, "apply the patch")
+    if eval_script.APPLY_PATCH_PASS not in applied.output or applied.timed_out:
+        graded = grading.grade(task, applied.output, patch=patch)
+        return Graded(Outcome.UNRESOLVED, graded.reason)
+
+    hidden = eval_script.patch_paths(task.test_patch)
+    changed = _zero_list(_grader(sb, f"cd {q(repo)} && {GIT} diff --name-only --no-renames -z {q(task.base_commit)}",
+                                 log, "files the patch changed").output)
+    added = sorted(set(_untracked(sb, repo)) - set(before))
+    restore, remove = protect.set_aside(changed, added, language=language, hidden=hidden)
+    if restore or remove:
+        script = f"cd {q(repo)}"
+        if remove:
+            script += " && rm -rf -- " + " ".join(q(p) for p in remove)
+        if restore:
+            script += f" && {GIT} checkout -q {q(task.base_commit)} -- " + " ".join(q(p) for p in restore)
+        _grader(sb, script, log, "set aside what the patch changed in the task's test set-up")
+    set_aside = sorted(restore + remove)
+    log.add("set aside", "\n".join(set_aside) or "(nothing)")
+
+    prepared = _grader(sb, _prepare_script(task, repo), log, "put the hidden tests in place")
+    if eval_script.TESTS_DID_NOT_APPLY in prepared.output or not prepared.ok:
+        return Graded(Outcome.ERROR, "the hidden tests do not apply to the repository (a broken task)",
+                      set_aside=set_aside)
+
+    rng = random.SystemRandom()
+    test_files = [p for p in hidden if p.endswith(_SUFFIX.get(language, ("",)))]
+    texts = {p: t.decode("utf-8", "replace")
+             for p, t in sb.read_files([f"{repo}/{p}" for p in test_files if _exists(sb, repo, p)]).items()}
+    texts = {p.removeprefix(repo + "/"): t for p, t in texts.items()}
+    expected = {t.split("[", 1)[0] for t in [*task.FAIL_TO_PASS, *task.PASS_TO_PASS]}
+    rewrite = _rewrite(language, texts, expected, rng)
+    sb.write_files({f"{repo}/{p}": t for p, t in rewrite.files.items()}, user="grader")
+
+    secret = secrets.token_hex(24)
+    if language in _BUILT:
+        outcome = _build(sb, _BUILT[language], repo, rewrite, tests_timeout, log)
+        if isinstance(outcome, Graded):
+            outcome.set_aside = set_aside
+            return outcome
+        plan: dict[str, Any] = {"mode": "each", "cwd": repo, "timeout": tests_timeout,
+                                "env": dict(_BUILT[language].BUILD_ENV), "tests": outcome}
+    else:
+        plan = _suite_plan(task, repo, tests_timeout)
+    _install_harness(sb, plan)
+    ran = sb.exec(["python3", "-I", "-S", f"{HARNESS_DIR}/runner.py", f"{HARNESS_DIR}/plan.json"],
+                  timeout=tests_timeout + 30, input=secret + "\n", workdir=repo)
+    if ran.timed_out:
+        log.add("tests (timed out)", ran.output[-20000:])
+        return Graded(Outcome.TIMEOUT, f"the tests ran past their {tests_timeout:g} s limit and were stopped",
+                      set_aside=set_aside)
+    report = _report(ran.output, secret)
+    if report is None:
+        log.add(f"harness runner (exit {ran.exit_code}): no report", ran.output[-20000:])
+        if ran.exit_code == 127:
+            raise CladeError(f"the task's image has no python3 to run the grading harness: {ran.output[-300:]}")
+        return _tampered("harness-report-missing", f"the harness runner ended with status {ran.exit_code} and no "
+                         "signed report: it was killed or its output was forged", set_aside)
+    _log_report(log, report, rewrite)
+    return _judge(task, report, rewrite, language, set_aside, logs)
+
+
+def _tampered(rule: str, detail: str, set_aside: list[str]) -> Graded:
+    return Graded(Outcome.TAMPERED, f"tampered ({rule}): {detail}", tampering={"rule": rule, "detail": detail},
+                  set_aside=set_aside)
+
+
+def _judge(task: Task, report: dict[str, Any], rewrite: Rewrite, language: str, set_aside: list[str],
+           logs: Path) -> Graded:
+    ours = task.test_cmd is not None  # a file-based task: pytest always runs with Clade's plugin
+    if report.get("mode") == "each":
+        seen = verdict.from_each(report, rewrite, _BUILT[language].status)
+    elif report.get("records") or ours:
+        seen = verdict.from_suite(report, rewrite)
+    else:  # a task's own, non-pytest runner: its log, read by the task's parser (see the README)
+        return _judge_log(task, report, set_aside, logs)
+    if seen.tampering is not None:
+        return _tampered(seen.tampering["rule"], seen.tampering["detail"], set_aside)
+    graded_task = task.model_copy(update={"log_parser": "parse_log_pytest"})
+    log = f"{eval_script.START_TEST_OUTPUT}\n{verdict.pytest_log(seen.statuses)}{eval_script.END_TEST_OUTPUT}\n"
+    graded = grading.grade(graded_task, log, patch="x", log_path=logs / "test_results.txt")
+    reason = graded.reason
+    missing = sorted({t for t in [*task.FAIL_TO_PASS, *task.PASS_TO_PASS]} - set(seen.statuses))
+    if missing and not graded.resolved:
+        reason += f"; {len(missing)} expected test(s) were not reported ({', '.join(missing[:3])})"
+    if seen.notes and not graded.resolved:
+        reason += "; " + "; ".join(seen.notes[:2])
+    if set_aside and not graded.resolved:
+        reason += f" (set aside: {', '.join(set_aside[:3])}{' ...' if len(set_aside) > 3 else ''})"
+    return Graded(Outcome.RESOLVED if graded.resolved else Outcome.UNRESOLVED, reason, graded.status,
+                  set_aside=set_aside)
+
+
+def _judge_log(task: Task, report: dict[str, Any], set_aside: list[str], logs: Path) -> Graded:
+    """The task's own runner did not load Clade's plugin: markers and exit status come from the
+    harness (never from the tests' output, whose marker lines are defused), results from the log."""
+    output = _LOG_MARKER.sub("]]]]]", str(report.get("output", "")))
+    log = (f"{eval_script.START_TEST_OUTPUT}\n{output}\n{eval_script.END_TEST_OUTPUT}\n"
+           f">>>>> Test Exit Code: {report.get('exit_code')}\n")
+    graded = grading.grade(task, log, patch="x", log_path=logs / "test_results.txt")
+    return Graded(Outcome.RESOLVED if graded.resolved else Outcome.UNRESOLVED, graded.reason, graded.status,
+                  set_aside=set_aside)
+
+
+def _rewrite(language: str, texts: dict[str, str], expected: set[str], rng: random.Random) -> Rewrite:
+    if language == "python":
+        return python.rewrite(texts, expected, rng)
+    if language in _BUILT:
+        return clike.rewrite(_BUILT[language].SHAPE, texts, expected, rng)
+    return Rewrite(files=dict(texts))
+
+
+def _prepare_script(task: Task, repo: str) -> str:
+    if task.test_cmd is not None:
+        return eval_script.prepare(repo_dir=repo, base_commit=task.base_commit, test_patch=task.test_patch)
+    from evaluator.runner import task_eval_script
+
+    return task_eval_script(task).split(eval_script.START_TEST_OUTPUT)[0].rsplit("\n", 1)[0] + "\n"
+
+
+def _suite_plan(task: Task, repo: str, timeout: float) -> dict[str, Any]:
+    """Python: pytest with Clade's plugin, the repository after the runner's own modules."""
+    if task.test_cmd is not None:
+        argv = shlex.split(task.test_cmd)
+        at = argv.index("pytest") + 1 if "pytest" in argv else None
+        if at is None:
+            raise CladeError(f"task {task.instance_id}: the grader runs Python tests with pytest, and its test "
+                             f"command {task.test_cmd!r} is not a pytest command")
+        args = ["-p", "no:cacheprovider", "--import-mode=append", "-q", *argv[at:]]
+        return {"mode": "suite", "plugin": True, "cwd": repo, "timeout": timeout,
+                "argv": ["python3", "-I", f"{HARNESS_DIR}/pytest_main.py", repo, *args]}
+    from evaluator.runner import task_eval_script
+
+    script = task_eval_script(task)
+    head, _, rest = script.partition(eval_script.START_TEST_OUTPUT)
+    command = rest.split("\n", 1)[1].split(eval_script.END_TEST_OUTPUT)[0].rsplit("\n", 1)[0]
+    setup = [line for line in head.splitlines()
+             if line.strip().startswith(("cd ", "export ", "source ", ". ", "conda activate"))]
+    shell = "\n".join(["set -uo pipefail", *setup, command]) + "\n"
+    env = {"PYTEST_ADDOPTS": "-p clade_pytest_plugin", "PYTHONPATH": f"{HARNESS_DIR}:{repo}"}
+    return {"mode": "suite", "plugin": True, "cwd": repo, "timeout": timeout, "env": env,
+            "argv": ["bash", "-c", shell]}
+
+
+def _build(sb: Any, lang: Any, repo: str, rewrite: Rewrite, timeout: float, log: _Log) -> Graded | list[dict]:
+    """Compile the tests as the sandbox user; copy the executables where only the grader writes."""
+    q = shlex.quote
+    if lang is rust:
+        _grader(sb, f"export CARGO_HOME=/tmp/clade-grader-cargo; {rust.lock_command(repo)}", log, "lock file")
+    built = sb.exec(["bash", "-c", f"mkdir -p {BUILD_DIR} && {lang.build_command(repo, BUILD_DIR)}"],
+                    timeout=timeout, env=lang.BUILD_ENV, workdir="/tmp")
+    log.add(f"build the tests (exit {built.exit_code})", built.output[-20000:])
+    sb.exec(["sh", "-c", "kill -9 -1"], timeout=30)  # nothing the build started may see the tests run
+    if built.timed_out:
+        return Graded(Outcome.TIMEOUT, f"building the tests ran past {timeout:g} s")
+    if not built.ok:
+        return Graded(Outcome.UNRESOLVED, "the tests do not build: " + _error_line(built.output))
+    names = {**rewrite.real, **{c: c for c in rewrite.canaries}}
+    found = lang.binaries(built.output, BUILD_DIR, rewrite.where if lang is rust else names)
+    sources = sorted(set(found.values()))
+    copies = {src: f"{BIN_DIR}/t{i}" for i, src in enumerate(sources)}
+    if sources:
+        copy = f"mkdir -p {BIN_DIR} && " + " && ".join(f"cp {q(s)} {q(d)}" for s, d in copies.items())
+        copied = _grader(sb, f"{copy} && chmod 0711 {BIN_DIR}/* && chmod 0755 {BIN_DIR}", log,
+                         "copy the test executables")
+        if not copied.ok:
+            return Graded(Outcome.UNRESOLVED, "the test executables could not be copied: "
+                          + _error_line(copied.output))
+    tests = [{"id": name, "argv": lang.test_argv(copies[found[name]], name)} for name in names if name in found]
+    tests += [{"id": name, "argv": ["false"]} for name in names if name not in found]  # not built: missing
+    random.SystemRandom().shuffle(tests)
+    return tests
+
+
+def _install_harness(sb: Any, plan: dict[str, Any]) -> None:
+    files = {f"{HARNESS_DIR}/{name}": (HARNESS / name).read_text()
+             for name in ("runner.py", "pytest_main.py", "clade_pytest_plugin.py")}
+    files[f"{HARNESS_DIR}/plan.json"] = json.dumps(plan)
+    sb.write_files(files, user="grader")
+
+
+def _report(output: str, secret: str) -> dict[str, Any] | None:
+    tag = f"CLADE-REPORT {secret} "
+    lines = [line for line in output.splitlines() if line.startswith(tag)]
+    if len(lines) != 1:
+        return None
+    try:
+        report = json.loads(base64.b64decode(lines[0][len(tag):], validate=True))
+    except (ValueError, binascii.Error):
+        return None
+    return report if isinstance(report, dict) else None
+
+
+def _log_report(log: _Log, report: dict[str, Any], rewrite: Rewrite) -> None:
+    names = {**rewrite.real, **{c: f"canary (must fail): {c}" for c in rewrite.must_fail},
+             **{c: f"canary (must pass): {c}" for c in rewrite.must_pass}}
+    if report.get("mode") == "each":
+        for test in report.get("tests", []):
+            log.add(f"{names.get(test['id'], test['id'])} (exit {test.get('exit_code')}, {test.get('seconds')} s)",
+                    str(test.get("output", ""))[-4000:])
+    else:
+        log.add(f"test run (exit {report.get('exit_code')}, {report.get('seconds')} s)", str(report.get("output")))
+    log.add("renamed tests", "\n".join(f"{new} = {old}" for new, old in rewrite.real.items()))
+
+
+def _untracked(sb: Any, repo: str) -> list[str]:
+    ran = sb.exec(["bash", "-c", f"cd {shlex.quote(repo)} && {GIT} ls-files -o -z"], timeout=STEP_TIMEOUT_S,
+                  user="grader")
+    return _zero_list(ran.output)
+
+
+def _zero_list(output: str) -> list[str]:
+    return [p for p in output.split("\0") if p and "\n" not in p]
+
+
+def _exists(sb: Any, repo: str, rel: str) -> bool:
+    return sb.exec(["test", "-f", f"{repo}/{rel}"], timeout=30, user="grader").ok
+
+
+def _error_line(output: str) -> str:
+    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    errors = [line for line in lines if "error" in line.lower()]
+    return (errors[0] if errors else lines[-1] if lines else "no output")[:300]
+

@@ -1,0 +1,87 @@
+"""Renaming and cloning tests in brace languages (Go, Rust, C++), one shape for all three.
+
+A language gives a regular expression that finds a test's head (its name in
+group `name`), whether a found test may serve as a template, and three
+pieces of source text: a renamed head, a must-fail clone's body (the real
+body, made to fail whatever the code under test does, even if it ends the
+test early) and a must-pass test.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from evaluator.languages import braces
+from evaluator.languages.base import Rewrite, TestDef, replace_spans
+
+
+@dataclass(frozen=True)
+class Shape:
+    head: re.Pattern[str]  # matches up to and including the body's `{`; group "name"
+    test_id: Callable[[str, str], str]  # (file, name) -> graded id
+    fresh: Callable[[random.Random, set[str]], str]
+    must_fail: Callable[[str, str, str], str]  # (head with new name, body text, indent) -> source
+    must_pass: Callable[[str, random.Random], str]  # (new name, rng) -> source
+    template_ok: Callable[[str, str], bool] = lambda head, body: True
+
+
+def discover(shape: Shape, rel: str, text: str) -> list[TestDef]:
+    mask = braces.code_mask(text)
+    found = []
+    for match in shape.head.finditer(text):
+        start, open_at = match.start(), match.end() - 1
+        if not mask[start] or text[open_at] != "{" or braces.depth_at(text, mask, start) != 0:
+            continue
+        try:
+            close = braces.matching_brace(text, mask, open_at)
+        except ValueError:
+            continue
+        name = match.group("name")
+        found.append(TestDef(name=name, test_id=shape.test_id(rel, name), name_span=match.span("name"),
+                             block=(start, close + 1), body_open=open_at,
+                             template=shape.template_ok(match.group(0), text[open_at + 1:close])))
+    return found
+
+
+def rewrite(shape: Shape, files: dict[str, str], expected: set[str], rng: random.Random,
+            canaries: int = 2) -> Rewrite:
+    """Fresh names for every expected test; `canaries` must-fail clones and must-pass tests,
+    appended to the files of their templates."""
+    out = Rewrite()
+    taken: set[str] = set()
+    found = {rel: discover(shape, rel, text) for rel, text in files.items()}
+    for tests in found.values():
+        taken.update(t.name for t in tests)
+    templates = [(rel, t) for rel, tests in found.items() for t in tests if t.test_id in expected and t.template]
+    picks = [rng.choice(templates) for _ in range(canaries)] if templates else []
+    for rel, text in files.items():
+        edits: list[tuple[int, int, str]] = []
+        appended: list[str] = []
+        for test in found[rel]:
+            if test.test_id not in expected:
+                continue
+            new = shape.fresh(rng, taken)
+            edits.append((test.name_span[0], test.name_span[1], new))
+            out.real[new] = test.test_id
+            out.where[new] = rel
+        for pick_rel, test in picks:
+            if pick_rel != rel:
+                continue
+            failing, passing = shape.fresh(rng, taken), shape.fresh(rng, taken)
+            head = text[test.block[0]:test.body_open + 1]
+            head = head[: test.name_span[0] - test.block[0]] + failing + head[test.name_span[1] - test.block[0]:]
+            body = text[test.body_open + 1:test.block[1] - 1]
+            pieces = [shape.must_fail(head, body, "    "), shape.must_pass(passing, rng)]
+            rng.shuffle(pieces)
+            appended += pieces
+            out.must_fail.append(failing)
+            out.must_pass.append(passing)
+            out.where[failing] = out.where[passing] = rel
+        new_text = replace_spans(text, edits)
+        if appended:
+            new_text = new_text.rstrip("\n") + "\n\n" + "\n\n".join(appended) + "\n"
+        out.files[rel] = new_text
+    return out
