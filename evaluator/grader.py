@@ -96,7 +96,7 @@ def grade_patch(task: Task, patch: str, sandbox_factory: Any, place_repo: Any, *
 
 def _grader(sb: Any, script: str, log: _Log, title: str, timeout: float = STEP_TIMEOUT_S) -> Any:
     ran = sb.exec(["bash", "-c", script], timeout=timeout, user="grader")
-    log.add(f"{title} (grader, exit {ran.exit_code})", ran.output)
+    log.add(f"{title} (grader, exit {ran.exit_code})", ran.output.replace("\0", "\n"))
     return ran
 
 
@@ -116,7 +116,8 @@ def _grade(sb: Any, task: Task, patch: str, repo: str, tests_timeout: float, log
     changed = _zero_list(_grader(sb, f"cd {q(repo)} && {GIT} diff --name-only --no-renames -z {q(task.base_commit)}",
                                  log, "files the patch changed").output)
     added = sorted(set(_untracked(sb, repo)) - set(before))
-    restore, remove = protect.set_aside(changed, added, language=language, hidden=hidden)
+    owned_files = hidden + [str(p) for p in task.metadata.get("task_files", [])]
+    restore, remove = protect.set_aside(changed, added, language=language, hidden=owned_files)
     if restore or remove:
         script = f"cd {q(repo)}"
         if remove:
@@ -243,6 +244,8 @@ def _suite_plan(task: Task, repo: str, timeout: float) -> dict[str, Any]:
     script = task_eval_script(task)
     head, _, rest = script.partition(eval_script.START_TEST_OUTPUT)
     command = rest.split("\n", 1)[1].split(eval_script.END_TEST_OUTPUT)[0].rsplit("\n", 1)[0]
+    # swebench records `$?` in a variable after the command; here the runner sees the real status itself
+    command = "\n".join(line for line in command.splitlines() if not re.fullmatch(r"\s*\w+=\$\?\s*", line))
     setup = [line for line in head.splitlines()
              if line.strip().startswith(("cd ", "export ", "source ", ". ", "conda activate"))]
     shell = "\n".join(["set -uo pipefail", *setup, command]) + "\n"

@@ -10,24 +10,24 @@ holds the example solution); the tests come back only for grading, as the
 task's `test_patch`. The `gold` agent applies the example solution, turned
 into a patch against the stub.
 
-Python exercises are graded test by test: every test of the test file is a
-FAIL_TO_PASS test (found statically), parsed from pytest's output by
-swebench's pytest parser. Other languages are graded by the test command's
-exit status, as Aider grades them: the eval script prints one pytest-style
-line, `PASSED polyglot::<id>` or `FAILED polyglot::<id>`, so the same
-swebench parser and report decide. They need their toolchain in the image
-(see `evaluator.polyglot_image`).
+Every language is graded test by test: each test of the hidden test files
+(found statically, the way the language's runner finds them:
+`evaluator.languages`) is a FAIL_TO_PASS test, and the grader reports each
+one through the same swebench report (`evaluator.grader`). An exercise in
+which no test is found is a broken task, refused at load. Languages other
+than Python need their toolchain in the image (see
+`evaluator.polyglot_image`). C++ exercises live in a folder named after the
+exercise, because exercism's CMakeLists.txt names its targets after it.
 """
 
 from __future__ import annotations
 
-import ast
 import hashlib
 import json
 import os
 import tempfile
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from evaluator import eval_script, gitrepo
 from evaluator.errors import BadTask, DatasetUnavailable, UnknownTask
@@ -184,20 +184,18 @@ def _example_for(solution: str, examples: list[str], position: int) -> str | Non
     return examples[position] if position < len(examples) else None
 
 
-def _python_test_ids(path: Path, rel: str) -> list[str]:
-    """`file::Class::test_method` / `file::test_function`, as pytest -rA names them."""
+def test_ids(language: str, path: Path, rel: str) -> list[str]:
+    """The graded ids of the tests in one hidden test file (none for a file of another kind)."""
+    from evaluator.languages import clike, cpp, go, python, rust
+
     try:
-        tree = ast.parse(path.read_text())
-    except (OSError, SyntaxError) as exc:
+        text = path.read_text()
+        if language == "python":
+            return [t.test_id for t in python.discover(rel, text)] if rel.endswith(".py") else []
+        shape = {"go": go.SHAPE, "rust": rust.SHAPE, "cpp": cpp.SHAPE}.get(language)
+        return [t.test_id for t in clike.discover(shape, rel, text)] if shape is not None else []
+    except (OSError, SyntaxError, UnicodeDecodeError) as exc:
         raise BadTask(f"cannot read the tests in {path}: {exc}") from None
-    found = []
-    for node in tree.body:
-        if isinstance(node, ast.ClassDef) and (node.name.startswith("Test") or node.name.endswith("Test")):
-            found += [f"{rel}::{node.name}::{item.name}" for item in node.body
-                      if isinstance(item, (ast.FunctionDef, ast.AsyncFunctionDef)) and item.name.startswith("test")]
-        elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)) and node.name.startswith("test"):
-            found.append(f"{rel}::{node.name}")
-    return found
 
 
 def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DIR, image: str | None = None) -> Task:
@@ -224,13 +222,12 @@ def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DI
                 (work / solution).write_text((exercise / example).read_text())
         gold = gitrepo.diff(work, base_commit)
     setup = SETUPS[language]
-    if language == "python":
-        test_cmd = setup.test_cmd.format(tests=" ".join(hidden))
-        fail_to_pass = [t for rel in hidden for t in _python_test_ids(exercise / rel, rel)]
-    else:
-        marker = f"polyglot::{task_id}"
-        test_cmd = f"( {setup.test_cmd} ) && echo 'PASSED {marker}' || echo 'FAILED {marker}'"
-        fail_to_pass = [marker]
+    test_cmd = setup.test_cmd.format(tests=" ".join(hidden))
+    fail_to_pass = [t for rel in hidden for t in test_ids(language, exercise / rel, rel)]
+    if not fail_to_pass and language in ("python", "go", "rust", "cpp"):
+        raise BadTask(f"{task_id}: no test found in {', '.join(hidden)}, so nothing could ever resolve it")
+    if language == "cpp":  # exercism's CMakeLists.txt names the build after the exercise's folder
+        repo_dir = f"{PurePosixPath(repo_dir).parent}/{exercise.name}"
     return Task(
         benchmark=BENCHMARK,
         instance_id=task_id,
@@ -251,5 +248,7 @@ def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DI
         source_exclude=[".meta", *hidden],
         test_timeout=300.0 if language in ("java", "rust", "cpp") else 120.0,
         test_cmd=test_cmd,
-        metadata={"language": language, "exercise": exercise.name, "solution_files": files["solution"]},
+        metadata={"language": language, "exercise": exercise.name, "solution_files": files["solution"],
+                  # visible files of the test set-up (Go's cases_test.go): the task's, never the patch's
+                  "task_files": sorted(set(files["editor"]) - set(files["solution"]))},
     )

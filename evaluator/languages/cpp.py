@@ -74,4 +74,6 @@ def status(name: str, exit_code: int | None, output: str) -> str:
         return "TIMEOUT"
     if "No test cases matched" in output:
         return "MISSING"
-    return "PASSED" if exit_code == 0 else "FAILED"
+    if exit_code == 0:
+        return "PASSED" if "All tests passed" in output else "MISSING"  # exited 0 before testing
+    return "FAILED"
