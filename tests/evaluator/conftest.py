@@ -45,3 +45,11 @@ def scripted_model(tmp_path: Path) -> Iterator[callable]:
     yield start
     for server in servers:
         server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def polyglot_image(sandbox_image: str) -> str:
+    """The toolchain image for Go, Rust and C++ (built once from Debian's packages, cached by tag)."""
+    from evaluator import polyglot_image as image
+
+    return image.build(("cpp", "go", "rust"), sandbox_image)
