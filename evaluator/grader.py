@@ -35,6 +35,7 @@ from evaluator import eval_script, grading, protect, verdict
 from evaluator.languages import clike, cpp, go, python, rust
 from evaluator.languages.base import Rewrite
 from evaluator.task import Outcome, Task, TestsStatus
+from sandbox.transfer import pack_files
 
 HARNESS = Path(__file__).parent / "harness"
 HARNESS_DIR = "/tmp/clade-harness"  # the grader's: runner, plugin, plan
@@ -77,82 +78,121 @@ class _Log:
 
 
 def grade_patch(task: Task, patch: str, sandbox_factory: Any, place_repo: Any, *, tests_timeout: float,
-                logs: Path) -> Graded:
+                logs: Path, base: Path | None = None) -> Graded:
     """Grade `patch` on `task` (see the module doc). `sandbox_factory(workspace_owner=...)`
-    opens a sandbox; `place_repo(sb, user)` puts the base repository in it and returns its path."""
+    opens a sandbox; `place_repo(sb, user)` puts the base repository in it and returns its path;
+    `base` is that repository on the host, when the task's files are on the host."""
     started = time.monotonic()
     log = _Log()
     try:
         if not task.FAIL_TO_PASS:
             return Graded(Outcome.UNRESOLVED, "the task has no FAIL_TO_PASS test, so nothing can resolve it "
                                               "(a broken task: fix its test lists)")
+        hidden_texts = _hidden_files(task, base) if base is not None else None
         with sandbox_factory(workspace_owner="grader") as sb:
-            graded = _grade(sb, task, patch, place_repo(sb, "grader"), tests_timeout, log, logs)
+            graded = _grade(sb, task, patch, place_repo(sb, "grader"), tests_timeout, log, logs, hidden_texts)
         graded.seconds = time.monotonic() - started
         return graded
     finally:
         (logs / "test_output.txt").write_text(log.text())
 
 
-def _grader(sb: Any, script: str, log: _Log, title: str, timeout: float = STEP_TIMEOUT_S) -> Any:
-    ran = sb.exec(["bash", "-c", script], timeout=timeout, user="grader")
+def _grader(sb: Any, script: str, log: _Log, title: str, timeout: float = STEP_TIMEOUT_S,
+            files: dict[str, str | bytes] | None = None) -> Any:
+    """A grader step; `files` are unpacked (owned by the grader) before `script` runs, in the same exec."""
+    if files:
+        script = f"tar -x -f - -C / --no-same-owner --no-overwrite-dir || exit 90\n{script}"
+    data = pack_files({k: v.encode() if isinstance(v, str) else v for k, v in files.items()}, 0o644) if files else None
+    ran = sb.exec(["bash", "-c", script], timeout=timeout, user="grader", input=data)
     log.add(f"{title} (grader, exit {ran.exit_code})", ran.output.replace("\0", "\n"))
     return ran
 
 
-def _grade(sb: Any, task: Task, patch: str, repo: str, tests_timeout: float, log: _Log, logs: Path) -> Graded:
+def _harness_files() -> dict[str, str]:
+    return {f"{HARNESS_DIR}/{name}": (HARNESS / name).read_text()
+            for name in ("runner.py", "pytest_main.py", "clade_pytest_plugin.py")}
+
+
+def _apply(sb: Any, task: Task, patch: str, repo: str, log: _Log) -> tuple[Any, list[str], list[str]]:
+    """Apply the patch (with .git read-only: GNU patch, the fall-back, would write there) and list
+    what it changed and what it added, in one step. Returns (result, changed, added)."""
+    q, cut = shlex.quote, f"@@clade-{secrets.token_hex(8)}@@"
+    script = (f"cd {q(repo)} || exit 2\n{GIT} ls-files -o -z > {WORK}/untracked-before\n"
+              f"chmod -R a-w .git; ( {grading.apply_script(repo, PATCH_FILE)} ); s=$?; chmod -R u+w .git\n"
+              f"if [ $s = 0 ]; then printf '\\n{cut}\\n'; {GIT} diff --name-only --no-renames -z {q(task.base_commit)}; "
+              f"printf '\\n{cut}\\n'; cat {WORK}/untracked-before; printf '\\n{cut}\\n'; {GIT} ls-files -o -z; fi\n"
+              "exit $s\n")
+    ran = _grader(sb, script, log, "apply the patch", files={PATCH_FILE: patch, **_harness_files()})
+    parts = ran.output.split(f"\n{cut}\n")
+    if len(parts) != 4:
+        return ran, [], []
+    return ran, _zero_list(parts[1]), sorted(set(_zero_list(parts[3])) - set(_zero_list(parts[2])))
+
+
+def _grade(sb: Any, task: Task, patch: str, repo: str, tests_timeout: float, log: _Log, logs: Path,
+           hidden_texts: dict[str, str | None] | None) -> Graded:
     language = language_of(task)
     q = shlex.quote
-    before = _untracked(sb, repo)
-    sb.write_files({PATCH_FILE: patch}, user="grader")
-    # .git is read-only while the patch goes in: GNU patch (the fall-back) would write there.
-    applied = _grader(sb, f"chmod -R a-w {q(repo)}/.git; ( {grading.apply_script(repo, PATCH_FILE)} ); s=$?; "
-                          f"chmod -R u+w {q(repo)}/.git; exit $s", log, "apply the patch")
-    if eval_script.APPLY_PATCH_PASS not in applied.output or applied.timed_out:
+    applied, changed, added = _apply(sb, task, patch, repo, log)
+    if eval_script.APPLY_PATCH_PASS not in applied.output or applied.timed_out or not applied.ok:
         graded = grading.grade(task, applied.output, patch=patch)
         return Graded(Outcome.UNRESOLVED, graded.reason)
 
     hidden = eval_script.patch_paths(task.test_patch)
-    changed = _zero_list(_grader(sb, f"cd {q(repo)} && {GIT} diff --name-only --no-renames -z {q(task.base_commit)}",
-                                 log, "files the patch changed").output)
-    added = sorted(set(_untracked(sb, repo)) - set(before))
     owned_files = hidden + [str(p) for p in task.metadata.get("task_files", [])]
     restore, remove = protect.set_aside(changed, added, language=language, hidden=owned_files)
-    if restore or remove:
-        script = f"cd {q(repo)}"
-        if remove:
-            script += " && rm -rf -- " + " ".join(q(p) for p in remove)
-        if restore:
-            script += f" && {GIT} checkout -q {q(task.base_commit)} -- " + " ".join(q(p) for p in restore)
-        _grader(sb, script, log, "set aside what the patch changed in the task's test set-up")
     set_aside = sorted(restore + remove)
     log.add("set aside", "\n".join(set_aside) or "(nothing)")
+    script = f"cd {q(repo)}"
+    if remove:
+        script += " && rm -rf -- " + " ".join(q(p) for p in remove)
+    if restore:
+        script += f" && {GIT} checkout -q {q(task.base_commit)} -- " + " ".join(q(p) for p in restore)
 
-    prepared = _grader(sb, _prepare_script(task, repo), log, "put the hidden tests in place")
+    rng = random.SystemRandom()
+    expected = {t.split("[", 1)[0] for t in [*task.FAIL_TO_PASS, *task.PASS_TO_PASS]}
+    suffixes = _SUFFIX.get(language, ("",))
+    if hidden_texts is not None:  # the task's files are here: the hidden tests are known before the sandbox
+        texts = {p: t for p, t in hidden_texts.items() if t is not None and p.endswith(suffixes)}
+        rewrite = _rewrite(language, texts, expected, rng)
+        final = {p: rewrite.files.get(p, t) for p, t in hidden_texts.items() if t is not None}
+        gone = [p for p, t in hidden_texts.items() if t is None]
+        script += " && rm -rf -- " + " ".join(q(p) for p in hidden)
+        script += f" && tar -x -f {WORK}/hidden.tar -C / --no-same-owner" if final else ""
+        script += (" && rm -rf -- " + " ".join(q(p) for p in gone)) if gone else ""
+        staged = {f"{repo}/{p}": t for p, t in final.items()}
+    else:  # an image's repository (SWE-bench): its own script puts the tests in place, then they are read back
+        script += "\n" + _prepare_script(task, repo)
+        staged = {}
+    plan: dict[str, Any] | None = None if language in _BUILT else _suite_plan(task, repo, tests_timeout)
+    files: dict[str, str | bytes] = {}
+    if plan is not None and hidden_texts is not None:
+        files[f"{HARNESS_DIR}/plan.json"] = json.dumps(plan)
+    if staged:  # unpacked after the set-aside, in the same step
+        files[f"{WORK}/hidden.tar"] = pack_files({k: v.encode() for k, v in staged.items()}, 0o644)
+    prepared = _grader(sb, script, log, "set aside what the patch changed; put the hidden tests in place",
+                       files=files)
     if eval_script.TESTS_DID_NOT_APPLY in prepared.output or not prepared.ok:
         return Graded(Outcome.ERROR, "the hidden tests do not apply to the repository (a broken task)",
                       set_aside=set_aside)
-
-    rng = random.SystemRandom()
-    test_files = [p for p in hidden if p.endswith(_SUFFIX.get(language, ("",)))]
-    texts = {p: t.decode("utf-8", "replace")
-             for p, t in sb.read_files([f"{repo}/{p}" for p in test_files if _exists(sb, repo, p)]).items()}
-    texts = {p.removeprefix(repo + "/"): t for p, t in texts.items()}
-    expected = {t.split("[", 1)[0] for t in [*task.FAIL_TO_PASS, *task.PASS_TO_PASS]}
-    rewrite = _rewrite(language, texts, expected, rng)
-    sb.write_files({f"{repo}/{p}": t for p, t in rewrite.files.items()}, user="grader")
+    if hidden_texts is None:
+        paths = [p for p in hidden if p.endswith(suffixes)]
+        read = _read_existing(sb, repo, paths)
+        rewrite = _rewrite(language, read, expected, rng)
+        extra = {f"{repo}/{p}": t for p, t in rewrite.files.items()}
+        if plan is not None:
+            extra[f"{HARNESS_DIR}/plan.json"] = json.dumps(plan)
+        _grader(sb, "true", log, "the hidden tests, renamed, with canaries", files=extra)
 
     secret = secrets.token_hex(24)
-    if language in _BUILT:
-        outcome = _build(sb, _BUILT[language], repo, rewrite, tests_timeout, log)
-        if isinstance(outcome, Graded):
-            outcome.set_aside = set_aside
-            return outcome
-        plan: dict[str, Any] = {"mode": "each", "cwd": repo, "timeout": tests_timeout,
-                                "env": dict(_BUILT[language].BUILD_ENV), "tests": outcome}
-    else:
-        plan = _suite_plan(task, repo, tests_timeout)
-    _install_harness(sb, plan)
+    if plan is None:
+        tests = _build(sb, _BUILT[language], repo, rewrite, tests_timeout, log)
+        if isinstance(tests, Graded):
+            tests.set_aside = set_aside
+            return tests
+        plan = {"mode": "each", "cwd": repo, "timeout": tests_timeout, "env": dict(_BUILT[language].BUILD_ENV),
+                "tests": tests}
+        _grader(sb, "true", log, "the test plan", files={f"{HARNESS_DIR}/plan.json": json.dumps(plan)})
     ran = sb.exec(["python3", "-I", "-S", f"{HARNESS_DIR}/runner.py", f"{HARNESS_DIR}/plan.json"],
                   timeout=tests_timeout + 30, input=secret + "\n", workdir=repo)
     if ran.timed_out:
@@ -168,6 +208,37 @@ def _grade(sb: Any, task: Task, patch: str, repo: str, tests_timeout: float, log
                          "signed report: it was killed or its output was forged", set_aside)
     _log_report(log, report, rewrite)
     return _judge(task, report, rewrite, language, set_aside, logs)
+
+
+_HIDDEN_CACHE: dict[tuple[str, str, str], dict[str, str | None]] = {}
+
+
+def _hidden_files(task: Task, base: Path) -> dict[str, str | None]:
+    """The hidden test files after the test patch (None: the patch deletes it), made once per task."""
+    key = (task.instance_id, task.base_commit, task.test_patch)
+    if key not in _HIDDEN_CACHE:
+        import shutil
+        import tempfile
+
+        from evaluator import gitrepo
+
+        with tempfile.TemporaryDirectory(prefix="clade-hidden-") as tmp:
+            work = Path(tmp) / "repo"
+            shutil.copytree(base, work, symlinks=True)
+            ok, message = gitrepo.apply_patch(work, task.test_patch)
+            if not ok:
+                raise CladeError(f"task {task.instance_id}: its hidden tests do not apply to its base ({message})")
+            _HIDDEN_CACHE[key] = {p: (work / p).read_text() if (work / p).is_file() else None
+                                  for p in eval_script.patch_paths(task.test_patch)}
+    return _HIDDEN_CACHE[key]
+
+
+def _read_existing(sb: Any, repo: str, paths: list[str]) -> dict[str, str]:
+    listed = sb.exec(["bash", "-c", "for f; do [ -f \"$f\" ] && printf '%s\\0' \"$f\"; done; true", "sh", *paths],
+                     timeout=30, user="grader", workdir=repo)
+    present = _zero_list(listed.output)
+    read = sb.read_files([f"{repo}/{p}" for p in present]) if present else {}
+    return {p.removeprefix(repo + "/"): t.decode("utf-8", "replace") for p, t in read.items()}
 
 
 def _tampered(rule: str, detail: str, set_aside: list[str]) -> Graded:
@@ -284,13 +355,6 @@ def _build(sb: Any, lang: Any, repo: str, rewrite: Rewrite, timeout: float, log:
     return tests
 
 
-def _install_harness(sb: Any, plan: dict[str, Any]) -> None:
-    files = {f"{HARNESS_DIR}/{name}": (HARNESS / name).read_text()
-             for name in ("runner.py", "pytest_main.py", "clade_pytest_plugin.py")}
-    files[f"{HARNESS_DIR}/plan.json"] = json.dumps(plan)
-    sb.write_files(files, user="grader")
-
-
 def _report(output: str, secret: str) -> dict[str, Any] | None:
     tag = f"CLADE-REPORT {secret} "
     lines = [line for line in output.splitlines() if line.startswith(tag)]
@@ -315,18 +379,8 @@ def _log_report(log: _Log, report: dict[str, Any], rewrite: Rewrite) -> None:
     log.add("renamed tests", "\n".join(f"{new} = {old}" for new, old in rewrite.real.items()))
 
 
-def _untracked(sb: Any, repo: str) -> list[str]:
-    ran = sb.exec(["bash", "-c", f"cd {shlex.quote(repo)} && {GIT} ls-files -o -z"], timeout=STEP_TIMEOUT_S,
-                  user="grader")
-    return _zero_list(ran.output)
-
-
 def _zero_list(output: str) -> list[str]:
     return [p for p in output.split("\0") if p and "\n" not in p]
-
-
-def _exists(sb: Any, repo: str, rel: str) -> bool:
-    return sb.exec(["test", "-f", f"{repo}/{rel}"], timeout=30, user="grader").ok
 
 
 def _error_line(output: str) -> str:

@@ -261,6 +261,6 @@ def _grade(task: Task, patch: str, options: EvalOptions, base: Path | None, logs
         task, patch,
         lambda **kwargs: _new_sandbox(task, options, **kwargs),
         lambda sb, user: _place_repo(sb, task, base, user=user),
-        tests_timeout=options.tests_timeout or task.test_timeout, logs=logs,
+        tests_timeout=options.tests_timeout or task.test_timeout, logs=logs, base=base,
     )
     return graded
