@@ -2,9 +2,11 @@
 
 This is the validator's engine: it proves, in seconds and with no image,
 that a task is sound (FAIL_TO_PASS fail and PASS_TO_PASS pass on the base
-code; everything passes with the gold patch). It runs the very same apply
-and eval scripts the grading sandbox runs, and grades with the same swebench
-call, so a task that validates here is graded the same way in a sandbox.
+code; everything passes with the gold patch). It runs the task's apply and
+eval scripts (the swebench-shaped record of how its tests run) and grades
+with the same swebench call as the grading sandbox, but without the
+grader's protections (`evaluator.grader`: another user, set-aside, canaries,
+the harness's report).
 
 It executes the task's code and tests on the host: use it for tasks you
 trust (the shipped ones), never for an agent's patch.
