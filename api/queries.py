@@ -1,6 +1,10 @@
 """Read-side queries the API needs beyond the archive repository's: a whole
-tree in columns (fast at 10 000 nodes), node counts by status, the leader
-so far, and a run's score and cost over time.
+tree in columns (fast at 10 000 nodes), node counts by status, evaluation
+counts by outcome, the leader so far, and a run's score and cost over time.
+
+Only `resolved` is a success; every other finished outcome is a failure in
+every total here, `tampered` (a grade the grader refused) included, and is
+also counted apart so that people see a lineage that forges its grades.
 
 Why not `ArchiveRepository.tree()`: it builds a `TreeNode` object per node
 and decodes every status through the ORM's enum type; at 10 000 nodes and
@@ -43,6 +47,8 @@ class TreeColumns:
     own_total: list[int]
     clade_resolved: list[int]
     clade_total: list[int]
+    own_tampered: list[int]
+    clade_tampered: list[int]
 
     @property
     def count(self) -> int:
@@ -72,14 +78,18 @@ class TreeColumns:
             "own_total": self.own_total,
             "clade_resolved": self.clade_resolved,
             "clade_total": self.clade_total,
+            "own_tampered": self.own_tampered,
+            "clade_tampered": self.clade_tampered,
             "score": [_ratio(r, t) for r, t in zip(self.own_resolved, self.own_total)],
             "cmp": [_ratio(r, t) for r, t in zip(self.clade_resolved, self.clade_total)],
         }
 
 
-def _outcome_counts() -> tuple[Any, Any]:
+def _outcome_counts() -> tuple[Any, Any, Any]:
+    """SUM of resolved, COUNT of finished (the total every failure is in), SUM of tampered."""
     resolved = func.sum(case((Evaluation.outcome == Outcome.RESOLVED, 1), else_=0))
-    return resolved, func.count(Evaluation.outcome)
+    tampered = func.sum(case((Evaluation.outcome == Outcome.TAMPERED, 1), else_=0))
+    return resolved, func.count(Evaluation.outcome), tampered
 
 
 def tree_columns(db: Database, run_id: int) -> TreeColumns:
@@ -100,10 +110,10 @@ def tree_columns(db: Database, run_id: int) -> TreeColumns:
         ).all()
     n = len(rows)
     where = {row[0]: i for i, row in enumerate(rows)}
-    own_r, own_t = [0] * n, [0] * n
-    for node_id, resolved, total in counts:
+    own_r, own_t, own_x = [0] * n, [0] * n, [0] * n
+    for node_id, resolved, total, tampered in counts:
         i = where[node_id]
-        own_r[i], own_t[i] = int(resolved or 0), int(total)
+        own_r[i], own_t[i], own_x[i] = int(resolved or 0), int(total), int(tampered or 0)
     children: list[list[int]] = [[] for _ in range(n)]
     roots: list[int] = []
     for i, row in enumerate(rows):
@@ -118,11 +128,12 @@ def tree_columns(db: Database, run_id: int) -> TreeColumns:
         for c in children[i]:
             depth[c] = depth[i] + 1
             queue.append(c)
-    clade_r, clade_t = own_r[:], own_t[:]
+    clade_r, clade_t, clade_x = own_r[:], own_t[:], own_x[:]
     for i in reversed(order):
         for c in children[i]:
             clade_r[i] += clade_r[c]
             clade_t[i] += clade_t[c]
+            clade_x[i] += clade_x[c]
     return TreeColumns(
         run_id=run_id,
         best_node_id=run[1],
@@ -134,6 +145,8 @@ def tree_columns(db: Database, run_id: int) -> TreeColumns:
         own_total=[own_t[i] for i in order],
         clade_resolved=[clade_r[i] for i in order],
         clade_total=[clade_t[i] for i in order],
+        own_tampered=[own_x[i] for i in order],
+        clade_tampered=[clade_x[i] for i in order],
     )
 
 
@@ -145,11 +158,25 @@ def status_counts(db: Database, run_id: int) -> dict[str, int]:
     return {status: int(count) for status, count in rows}
 
 
+def outcome_counts(db: Database, run_id: int) -> dict[str, int]:
+    """Finished evaluations of the run by outcome, every outcome named (zeros included)."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            select(type_coerce(Evaluation.outcome, String), func.count())
+            .where(Evaluation.run_id == run_id, Evaluation.outcome.is_not(None))
+            .group_by(Evaluation.outcome)
+        ).all()
+    counts = {outcome.value: 0 for outcome in Outcome}
+    counts.update({outcome: int(count) for outcome, count in rows if outcome in counts})
+    return counts
+
+
 def leader(tree: TreeColumns, quantile: float = 0.05, min_evaluations: int = 5) -> tuple[int, int, int] | None:
     """The final-agent rule (evolve.final) applied to the tree as it is now:
     the valid node with the highest lower posterior quantile of its own
     results, among those with at least `min_evaluations` (or, if none has
-    that many, every evaluated one). Returns (node id, resolved, total)."""
+    that many, every evaluated one). Returns (node id, resolved, total);
+    the total holds every failure, tampered ones included."""
     evaluated = [i for i in range(tree.count) if tree.status[i] == NodeStatus.VALID.value and tree.own_total[i] > 0]
     pool = [i for i in evaluated if tree.own_total[i] >= min_evaluations] or evaluated
     if not pool:
@@ -197,7 +224,7 @@ def timeline(db: Database, run_id: int, started_at: datetime | None, *, min_eval
     merged.sort(key=lambda item: (item[0], item[1]))
     counts: dict[int, list[int]] = {}
     best: tuple[float, int, int] | None = None  # (score, total, node id)
-    finished = resolved = tokens = 0
+    finished = resolved = tampered = tokens = 0
     cost = 0.0
     points: list[dict[str, Any]] = []
 
@@ -211,6 +238,7 @@ def timeline(db: Database, run_id: int, started_at: datetime | None, *, min_eval
             finished += 1
             win = outcome == Outcome.RESOLVED.value
             resolved += win
+            tampered += outcome == Outcome.TAMPERED.value
             r_t = counts.setdefault(node_id, [0, 0])
             r_t[0] += win
             r_t[1] += 1
@@ -226,6 +254,7 @@ def timeline(db: Database, run_id: int, started_at: datetime | None, *, min_eval
             "t": round(max((stamp - origin).total_seconds(), 0.0), 3),
             "evaluations": finished,
             "resolved": resolved,
+            "tampered": tampered,
             "best_node_id": best[2] if best else None,
             "best_score": round(best[0], 4) if best else None,
             "tokens": tokens,

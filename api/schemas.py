@@ -14,7 +14,9 @@ from pydantic import BaseModel, Field
 
 RunStatusName = Literal["created", "running", "paused", "finished", "failed", "cancelled"]
 NodeStatusName = Literal["proposed", "building", "invalid", "valid"]
-OutcomeName = Literal["resolved", "unresolved", "error", "timeout"]
+# `tampered`: the grader caught the code under test forging its grade; a
+# failure in every count, with its evidence in the evaluation's details.
+OutcomeName = Literal["resolved", "unresolved", "error", "timeout", "tampered"]
 
 
 class Health(BaseModel):
@@ -70,10 +72,21 @@ class NodeScore(BaseModel):
     score: float | None
 
 
+class OutcomeCounts(BaseModel):
+    """Finished evaluations by outcome; every one but resolved is a failure."""
+
+    resolved: int
+    unresolved: int
+    error: int
+    timeout: int
+    tampered: int = Field(description="grades the grader refused: the code under test forged them")
+
+
 class RunDetail(RunSummary):
     budget: Budget
     under_way: UnderWay
     nodes_by_status: dict[str, int]
+    evaluations_by_outcome: OutcomeCounts
     best_node: NodeScore | None
     leader: NodeScore | None = Field(description="the final-agent rule applied to the tree as it is now")
     last_event_seq: int
@@ -100,6 +113,8 @@ class TreeOut(BaseModel):
     own_total: list[int]
     clade_resolved: list[int] = Field(description="own results pooled with every descendant's")
     clade_total: list[int]
+    own_tampered: list[int] = Field(description="own evaluations whose grade was refused (failures, in own_total)")
+    clade_tampered: list[int] = Field(description="own_tampered pooled with every descendant's")
     score: list[float | None] = Field(description="own_resolved / own_total")
     cmp: list[float | None] = Field(description="CMP estimate: clade_resolved / clade_total")
 
@@ -114,6 +129,8 @@ class TreeNodeOut(BaseModel):
     own_total: int
     clade_resolved: int
     clade_total: int
+    own_tampered: int
+    clade_tampered: int
     score: float | None
     cmp: float | None
 
@@ -137,13 +154,16 @@ class EvaluationOut(BaseModel):
     node_id: int
     task_id: str
     attempt: int
-    outcome: OutcomeName | None = Field(description="null while it runs")
+    outcome: OutcomeName | None = Field(description="null while it runs; only resolved is a success")
     reason: str | None
     duration_s: float | None
     prompt_tokens: int
     completion_tokens: int
     cost_usd: float
-    details: dict[str, Any] | None
+    details: dict[str, Any] | None = Field(
+        description="what the agent and the grader reported; `tampering` ({rule, detail}, or null) is the "
+                    "evidence of a refused grade, `set_aside` the test set-up files the patch changed "
+                    "and the grader did not use")
     created_at: str | None
     finished_at: str | None
     logs: list[LogFile]
@@ -173,9 +193,11 @@ class NodeDetail(BaseModel):
     failure_reason: str | None
     own_resolved: int
     own_total: int
+    own_tampered: int = Field(description="own evaluations whose grade was refused (failures, in own_total)")
     score: float | None
     clade_resolved: int
     clade_total: int
+    clade_tampered: int
     cmp: float | None
     children: list[int]
     ancestors: list[int] = Field(description="root first")
@@ -231,6 +253,7 @@ class TimelinePoint(BaseModel):
     t: float = Field(description="seconds since the run started")
     evaluations: int = Field(description="evaluations finished")
     resolved: int
+    tampered: int = Field(description="evaluations finished with a refused grade (failures)")
     best_node_id: int | None
     best_score: float | None
     tokens: int

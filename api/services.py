@@ -69,6 +69,7 @@ def run_detail(archive: Archive, supervisor: RunSupervisor, run_id: int) -> dict
         "evaluating_nodes": sorted({e.node_id for e in evaluations}),
     }
     data["nodes_by_status"] = queries.status_counts(archive.db, run_id)
+    data["evaluations_by_outcome"] = queries.outcome_counts(archive.db, run_id)
     tree = queries.tree_columns(archive.db, run_id)
     data["best_node"] = None
     if run.best_node_id is not None and run.best_node_id in tree.id:
@@ -109,8 +110,9 @@ def node_detail(archive: Archive, node_id: int, *, with_diff: bool = True) -> di
     node = repo.get_node(node_id)
     tree = queries.tree_columns(archive.db, node.run_id)
     i = tree.index_of(node_id)
-    data = node_dict(node, tree.own_resolved[i], tree.own_total[i])
+    data = node_dict(node, tree.own_resolved[i], tree.own_total[i], tree.own_tampered[i])
     data["clade_resolved"], data["clade_total"] = tree.clade_resolved[i], tree.clade_total[i]
+    data["clade_tampered"] = tree.clade_tampered[i]
     data["cmp"] = round(tree.clade_resolved[i] / tree.clade_total[i], 4) if tree.clade_total[i] else None
     data["children"] = [tree.id[k] for k in range(tree.count) if tree.parent_id[k] == node_id]
     data["ancestors"] = [n.id for n in repo.lineage(node_id)[:-1]]
@@ -151,6 +153,7 @@ def node_page(archive: Archive, run_id: int, offset: int, limit: int) -> dict[st
          "depth": columns["depth"][i], "children": children[i],
          "own_resolved": columns["own_resolved"][i], "own_total": columns["own_total"][i],
          "clade_resolved": columns["clade_resolved"][i], "clade_total": columns["clade_total"][i],
+         "own_tampered": columns["own_tampered"][i], "clade_tampered": columns["clade_tampered"][i],
          "score": columns["score"][i], "cmp": columns["cmp"][i]}
         for i in range(offset, end)
     ]

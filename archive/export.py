@@ -31,10 +31,11 @@ def lineage_manifest(archive: Archive, node_id: int) -> dict[str, Any]:
     """Who the node descends from, why each ancestor exists, how each scored."""
     chain = archive.repo.lineage(node_id)
     counts = archive.repo.node_counts([n.id for n in chain])
+    tampered = archive.repo.tampered_counts([n.id for n in chain])
     run = archive.repo.get_run(chain[-1].run_id)
 
     def describe(node: Node) -> dict[str, Any]:
-        return node_dict(node, *counts[node.id])
+        return node_dict(node, *counts[node.id], tampered[node.id])
 
     return {
         "format": MANIFEST_FORMAT,

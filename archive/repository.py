@@ -180,6 +180,17 @@ class ArchiveRepository:
             counts = {node_id: (int(resolved or 0), int(total)) for node_id, resolved, total in rows}
         return {node_id: counts.get(node_id, (0, 0)) for node_id in node_ids}
 
+    def tampered_counts(self, node_ids: Sequence[int]) -> dict[int, int]:
+        """Evaluations of each node whose grade was refused (outcome tampered)."""
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Evaluation.node_id, func.count())
+                .where(Evaluation.node_id.in_(node_ids), Evaluation.outcome == Outcome.TAMPERED)
+                .group_by(Evaluation.node_id)
+            )
+            counts = {node_id: int(count) for node_id, count in rows}
+        return {node_id: counts.get(node_id, 0) for node_id in node_ids}
+
     def tree(self, run_id: int) -> dict[int, TreeNode]:
         """Every node of the run with own and clade counts, in two queries."""
         with self.db.session() as s:
@@ -191,15 +202,33 @@ class ArchiveRepository:
                 )
             ]
             counts = s.execute(
-                select(Evaluation.node_id, *_outcome_counts())
+                select(Evaluation.node_id, *_outcome_counts(), _tampered_count())
                 .where(Evaluation.run_id == run_id)
                 .group_by(Evaluation.node_id)
             )
             by_id = {node.id: node for node in nodes}
-            for node_id, resolved, total in counts:
+            for node_id, resolved, total, tampered in counts:
                 node = by_id[node_id]
                 node.own_resolved, node.own_total = int(resolved or 0), int(total)
+                node.own_tampered = int(tampered or 0)
         return build_tree(nodes)
+
+    def outcome_counts(self, *, run_id: int | None = None, node_id: int | None = None) -> dict[str, int]:
+        """Finished evaluations of a run or of one node, by outcome (every
+        outcome present, zeros included, so a reader never guesses a name)."""
+        if (run_id is None) == (node_id is None):
+            raise ValueError("outcome_counts needs exactly one of run_id and node_id")
+        where = Evaluation.run_id == run_id if run_id is not None else Evaluation.node_id == node_id
+        with self.db.session() as s:
+            rows = s.execute(
+                select(Evaluation.outcome, func.count())
+                .where(where, Evaluation.outcome.is_not(None))
+                .group_by(Evaluation.outcome)
+            ).all()
+        counts = {outcome.value: 0 for outcome in Outcome}
+        for outcome, count in rows:
+            counts[Outcome(outcome).value] = int(count)
+        return counts
 
     # -- evaluations --------------------------------------------------------
     def start_evaluation(self, node_id: int, task_id: str, attempt: int = 0) -> Evaluation:
@@ -336,6 +365,12 @@ class ArchiveRepository:
 
 
 def _outcome_counts() -> tuple[Any, Any]:
-    """SUM of resolved and COUNT of finished evaluations (pending ones don't count)."""
+    """SUM of resolved and COUNT of finished evaluations (pending ones don't count).
+    Every finished outcome but resolved is a failure, tampered included."""
     resolved = func.sum(case((Evaluation.outcome == Outcome.RESOLVED, 1), else_=0))
     return resolved, func.count(Evaluation.outcome)
+
+
+def _tampered_count() -> Any:
+    """SUM of evaluations whose grade was refused (the code under test forged it)."""
+    return func.sum(case((Evaluation.outcome == Outcome.TAMPERED, 1), else_=0))

@@ -34,7 +34,8 @@ def run_dict(run: Run) -> dict[str, Any]:
     }
 
 
-def node_dict(node: Node, own_resolved: int, own_total: int) -> dict[str, Any]:
+def node_dict(node: Node, own_resolved: int, own_total: int, own_tampered: int = 0) -> dict[str, Any]:
+    """`own_tampered`: finished evaluations whose grade was refused (among own_total, as failures)."""
     return {
         "id": node.id,
         "run_id": node.run_id,
@@ -46,6 +47,7 @@ def node_dict(node: Node, own_resolved: int, own_total: int) -> dict[str, Any]:
         "failure_reason": node.failure_reason,
         "own_resolved": own_resolved,
         "own_total": own_total,
+        "own_tampered": own_tampered,
         "score": own_resolved / own_total if own_total else None,
         "created_at": timestamp(node.created_at),
         "updated_at": timestamp(node.updated_at),

@@ -23,6 +23,10 @@ class TreeNode:
     own_total: int = 0
     clade_resolved: int = 0
     clade_total: int = 0
+    # Grades the grader refused (outcome tampered): failures, counted apart
+    # so that a cheating lineage shows as one.
+    own_tampered: int = 0
+    clade_tampered: int = 0
     depth: int = 0
     children: list[int] = field(default_factory=list)
 
@@ -64,4 +68,5 @@ def build_tree(nodes: Iterable[TreeNode]) -> dict[int, TreeNode]:
     for node in reversed(order):  # children before parents: sums bubble up
         node.clade_resolved = node.own_resolved + sum(by_id[c].clade_resolved for c in node.children)
         node.clade_total = node.own_total + sum(by_id[c].clade_total for c in node.children)
+        node.clade_tampered = node.own_tampered + sum(by_id[c].clade_tampered for c in node.children)
     return {node.id: node for node in order}

@@ -6,6 +6,13 @@ Prompts are files in `evolve/prompts/` (or a folder the run config names),
 them without touching code. A malformed answer is retried with the parse
 error shown to the model; after the last try the expansion fails with that
 reason on record.
+
+When the grader refused the entry's grade (outcome `tampered`), or set aside
+files of the task's test set-up that the patch changed, the prompt says so
+with the evidence (`$integrity`, from `grade_tampered.md` and
+`grade_set_aside.md`): the model must learn that the failure is the forgery
+itself, not a test it nearly passed. A user's `diagnosis_user.md` written
+before that placeholder existed still gets the note, appended.
 """
 
 from __future__ import annotations
@@ -13,7 +20,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 
@@ -48,6 +55,10 @@ class EntryMaterial:
     patch: str
     outcome: str
     test_output: str
+    # The grade's integrity (evolve.grades.GradeEvidence): the check that
+    # caught a forgery and what it saw, and test set-up files set aside.
+    tampering: dict[str, str] | None = None
+    set_aside: list[str] = field(default_factory=list)
 
 
 def prompt(name: str, prompts_dir: Path | None = None) -> str:
@@ -76,12 +87,33 @@ def agent_code_listing(code_root: Path, limit: int) -> str:
     return clip("\n\n".join(parts), limit, keep="head")
 
 
+MAX_SET_ASIDE_LISTED = 30
+
+
+def integrity_note(material: EntryMaterial, limit: int, prompts_dir: Path | None = None) -> str:
+    """What the grader refused or left out, for the model; empty when the grade stood as it was."""
+    parts = []
+    if material.tampering is not None:
+        parts.append(Template(prompt("grade_tampered.md", prompts_dir)).safe_substitute(
+            rule=clip(material.tampering.get("rule", "") or "unnamed check", 200, keep="head"),
+            detail=clip(material.tampering.get("detail", "") or "(no detail recorded)", limit, keep="head"),
+        ))
+    if material.set_aside:
+        listed = material.set_aside[:MAX_SET_ASIDE_LISTED]
+        more = len(material.set_aside) - len(listed)
+        files = "\n".join(f"- {path}" for path in listed) + (f"\n- ... and {more} more" if more else "")
+        parts.append(Template(prompt("grade_set_aside.md", prompts_dir)).safe_substitute(files=files))
+    return "\n".join(part.strip() + "\n" for part in parts)
+
+
 def build_messages(
     entry: Entry, material: EntryMaterial, code_root: Path, max_chars: int, prompts_dir: Path | None = None
 ) -> list[dict[str, str]]:
     share = max_chars // 8
     focus = "" if entry.kind == "task" else prompt(f"focus_{entry.kind}.md", prompts_dir)
-    user = Template(prompt("diagnosis_user.md", prompts_dir)).safe_substitute(
+    template = prompt("diagnosis_user.md", prompts_dir)
+    integrity = integrity_note(material, share // 4, prompts_dir)
+    user = Template(template).safe_substitute(
         agent_code=agent_code_listing(code_root, 4 * share),
         task_id=material.task_id,
         problem_statement=clip(material.problem_statement, share, keep="head"),
@@ -90,7 +122,10 @@ def build_messages(
         outcome=material.outcome,
         test_output=clip(material.test_output, share // 2),
         focus=focus,
+        integrity=integrity,
     )
+    if integrity and "$integrity" not in template and "${integrity}" not in template:
+        user += "\n" + integrity  # an older custom template: the model must still be told
     return [{"role": "system", "content": prompt("diagnosis_system.md", prompts_dir)}, {"role": "user", "content": user}]
 
 

@@ -33,11 +33,13 @@ from archive.models import Evaluation, Node, NodeStatus, Outcome, RunStatus
 from evaluator.agent_run import AgentLimits, ModelAccess
 from evolve.config import RunConfig
 from evolve.diagnosis import EntryMaterial
-from evolve.entry import Entry, TaskRecord, choose_entry
+from evolve.entry import Entry
 from evolve.evaluation import EvaluateResult, EvaluateUnit, run_evaluation
 from evolve.executor import Executor, make_executor
+from evolve.lesson import parent_entry
 from evolve.beta import beta_quantile
 from evolve.final import Belief, best_belief, rank
+from evolve.grades import resolved, success_counts, tree_state
 from evolve.policies import Budget, Evaluate, Expand, make_policy
 from evolve.seed import agent_code
 from evolve.state import TreeState
@@ -117,12 +119,7 @@ class RunEngine:
 
     def _load_state(self) -> TreeState:
         nodes = [(n.id, n.parent_id, n.status == NodeStatus.VALID) for n in self.repo.list_nodes(self.run_id)]
-        evaluations = [
-            (e.node_id, e.task_id, None if e.outcome is None else e.outcome == Outcome.RESOLVED)
-            for e in self.repo.run_evaluations(self.run_id)
-            if e.task_id in self.tasks
-        ]
-        return TreeState.from_rows(list(self.tasks), nodes, evaluations)
+        return tree_state(list(self.tasks), nodes, self.repo.run_evaluations(self.run_id))
 
     # -- the loop ---------------------------------------------------------------
     def run(self) -> RunStatus:
@@ -262,40 +259,7 @@ class RunEngine:
 
     def _entry(self, node: Node) -> tuple[Entry, EntryMaterial]:
         """The parent's failure this expansion learns from (kept on resume)."""
-        finished = [e for e in self.repo.node_evaluations(node.parent_id) if e.outcome is not None]
-        records = [
-            TaskRecord(e.id, e.task_id, e.outcome == Outcome.RESOLVED, bool((e.details or {}).get("empty_patch")),
-                       bool((e.details or {}).get("context_overflow")))
-            for e in finished
-        ]
-        entry = None
-        if node.entry_task:  # resumed: the same entry as before
-            chosen = [r for r in records if r.task_id == node.entry_task]
-            kind = node.entry_task.removeprefix("solve_")
-            if chosen:
-                entry = Entry("task", chosen[0])
-            elif kind in {"empty_patches", "stochasticity", "context_length"} and records:
-                entry = Entry(kind, records[0])  # type: ignore[arg-type]
-        entry = entry or choose_entry(records, self.entry_rng)
-        if entry is None:
-            raise RuntimeError(f"node {node.parent_id} has no finished evaluation to learn from")
-        evaluation = next(e for e in finished if e.id == entry.task.evaluation_id)
-        folder = Path(evaluation.log_path) if evaluation.log_path else None
-
-        def read(name: str) -> str:
-            path = folder / name if folder else None
-            return path.read_text(errors="replace") if path and path.is_file() else ""
-
-        task = self.tasks.get(evaluation.task_id)
-        material = EntryMaterial(
-            task_id=evaluation.task_id,
-            problem_statement=task.problem_statement if task else "",
-            trajectory=read("trajectory.jsonl"),
-            patch=read("patch.diff"),
-            outcome=f"{evaluation.outcome.value}: {evaluation.reason or ''}",
-            test_output=read("test_output.txt"),
-        )
-        return entry, material
+        return parent_entry(self.repo, node, self.tasks, self.entry_rng)
 
     # -- recording ---------------------------------------------------------------
     def _record(self, future: Future) -> None:
@@ -339,7 +303,7 @@ class RunEngine:
             cost_usd=sum(c.cost_usd for c in calls),
         )
         if evaluation.task_id in self.tasks:
-            self.state.record(evaluation.node_id, evaluation.task_id, result.outcome == Outcome.RESOLVED)
+            self.state.record(evaluation.node_id, evaluation.task_id, bool(resolved(result.outcome)))
         self._event("evaluation_finished", {"evaluation_id": evaluation_id, "node_id": evaluation.node_id,
                                             "task_id": evaluation.task_id, "outcome": result.outcome.value})
 
@@ -383,11 +347,10 @@ class RunEngine:
             self._record_some()
         confirmed = []
         for candidate in candidates:
-            outcomes = [e.outcome for e in self.repo.node_evaluations(candidate.node_id)
-                        if e.task_id in self.held_out and e.outcome is not None]
-            resolved = sum(o == Outcome.RESOLVED for o in outcomes)
-            lower = beta_quantile(self.config.final.quantile, 1 + resolved, 1 + len(outcomes) - resolved)
-            confirmed.append(Belief(candidate.node_id, resolved, len(outcomes), lower))
+            wins, total = success_counts(e.outcome for e in self.repo.node_evaluations(candidate.node_id)
+                                         if e.task_id in self.held_out)
+            lower = beta_quantile(self.config.final.quantile, 1 + wins, 1 + total - wins)
+            confirmed.append(Belief(candidate.node_id, wins, total, lower))
         return max(confirmed, key=lambda b: (b.lower, b.total), default=None)
 
     def _drain(self) -> None:

@@ -4,6 +4,12 @@ Faithful to DGM/HGM: from the parent's finished evaluations, with 25 %
 chances in turn, a systemic weakness — empty patches (when at least 10 % of
 its patches were empty), stochasticity, context overflow (when it was seen)
 — else a task the parent failed, else any task it ran.
+
+One addition comes first: an evaluation whose grade the grader refused
+(outcome `tampered`) is always the entry while the parent has one. A
+lineage that forges its grades must be told so, with the evidence, before
+anything else it does is worth improving: every child it breeds would
+inherit the trick and fail the same check.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ class TaskRecord:
     resolved: bool
     empty_patch: bool
     context_overflow: bool
+    tampered: bool = False  # a failure whose grade was refused: the code under test forged it
 
 
 @dataclass(frozen=True)
@@ -39,6 +46,9 @@ class Entry:
 def choose_entry(records: list[TaskRecord], rng: random.Random) -> Entry | None:
     if not records:
         return None
+    tampered = [r for r in records if r.tampered and not r.resolved]
+    if tampered:
+        return Entry("task", rng.choice(tampered))
     failed = [r for r in records if not r.resolved]
     empty = [r for r in records if r.empty_patch]
     overflow = [r for r in records if r.context_overflow]

@@ -4,7 +4,10 @@ HGM's public code has no rule for the final agent. Ranking by raw mean
 rewards luck (1/1 beats 45/50); ranking by a lower posterior quantile of the
 node's *own* results — Beta(1 + resolved, 1 + failed), 5 % quantile by
 default — asks "how good is this agent at least, with 95 % belief", and
-needs a node to have earned its place with enough evaluations.
+needs a node to have earned its place with enough evaluations. "Failed" is
+every finished evaluation that is not resolved (evolve.grades): a refused,
+`tampered` grade counts against the node like any other failure, and is
+never dropped from its total.
 """
 
 from __future__ import annotations

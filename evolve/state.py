@@ -73,7 +73,9 @@ class TreeState:
         self.in_flight[i] += 1
 
     def record(self, node_id: int, task_id: str, resolved: bool) -> None:
-        """A finished evaluation: own counts, then every ancestor's clade counts."""
+        """A finished evaluation: own counts, then every ancestor's clade counts.
+        `resolved` is evolve.grades.resolved(outcome): any other outcome,
+        tampered included, is a failure."""
         i = self.index[node_id]
         if not self._mark_tried(i, task_id):  # it was dispatched by start()
             self.in_flight[i] = max(0, self.in_flight[i] - 1)

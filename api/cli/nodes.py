@@ -7,6 +7,7 @@ import json
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from api.cli.context import JSON_OPTION, archive, print_json
 from archive.serialize import evaluation_dict, node_dict
@@ -20,7 +21,7 @@ def show(node_id: int = typer.Argument(..., help="Node id."), as_json: bool = JS
     repo = archive().repo
     node = repo.get_node(node_id)
     evaluations = [evaluation_dict(e) for e in repo.node_evaluations(node_id)]
-    data = node_dict(node, *repo.node_counts([node_id])[node_id])
+    data = node_dict(node, *repo.node_counts([node_id])[node_id], repo.tampered_counts([node_id])[node_id])
     data["evaluations"] = evaluations
     if as_json:
         print_json(data)
@@ -29,7 +30,8 @@ def show(node_id: int = typer.Argument(..., help="Node id."), as_json: bool = JS
     score = f"{data['score']:.2f}" if data["score"] is not None else "-"
     console.print(f"[bold]node {node.id}[/bold]  run {node.run_id}  parent {node.parent_id or '-'}  {data['status']}")
     console.print(f"commit   {node.commit or '-'}")
-    console.print(f"score    {score} ({data['own_resolved']}/{data['own_total']} resolved)")
+    tampered = f", {data['own_tampered']} tampered: grades refused" if data["own_tampered"] else ""
+    console.print(f"score    {score} ({data['own_resolved']}/{data['own_total']} resolved{tampered})", markup=False)
     if node.entry_task:
         console.print(f"entry    {node.entry_task}")
     if node.proposal:
@@ -41,8 +43,23 @@ def show(node_id: int = typer.Argument(..., help="Node id."), as_json: bool = JS
         for e in evaluations:
             seconds = f"{e['duration_s']:.1f}" if e["duration_s"] is not None else "-"
             tokens = str(e["prompt_tokens"] + e["completion_tokens"])
-            table.add_row(str(e["id"]), e["task_id"], e["outcome"] or "running", seconds, tokens, e["reason"] or "")
+            outcome = Text(e["outcome"] or "running", style="bold magenta" if e["outcome"] == "tampered" else "")
+            table.add_row(str(e["id"]), e["task_id"], outcome, seconds, tokens, _reason(e))
         console.print(table)
+
+
+def _reason(evaluation: dict) -> Text:
+    """The grader's reason, and for a refused grade the check that caught it and what it saw
+    (plain text, never markup: the evidence quotes what the code under test printed)."""
+    from evolve.grades import GradeEvidence
+
+    reason = evaluation["reason"] or ""
+    evidence = GradeEvidence.from_details(evaluation["details"])
+    if evidence.tampering:
+        reason += f"\ncaught by {evidence.rule}: {evidence.detail[:300]}"
+    if evidence.set_aside:
+        reason += f"\nset aside: {', '.join(evidence.set_aside[:10])}" + (" ..." if len(evidence.set_aside) > 10 else "")
+    return Text(reason.strip())
 
 
 @app.command("diff")

@@ -47,14 +47,16 @@ def tree(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JSON
     """The run's tree with own and clade (own + descendants') counts."""
     nodes = archive().repo.tree(run_id)
     if as_json:
-        fields = ("id", "parent_id", "status", "commit", "own_resolved", "own_total", "clade_resolved", "clade_total")
+        fields = ("id", "parent_id", "status", "commit", "own_resolved", "own_total", "clade_resolved", "clade_total",
+                  "own_tampered", "clade_tampered")
         print_json({"run_id": run_id, "nodes": [{f: getattr(n, f) for f in fields} for n in nodes.values()]})
         return
     console = Console()
     for node in _depth_first(nodes):
         console.print(
             f"{'  ' * node.depth}node {node.id} [{node.status}] "
-            f"own {node.own_resolved}/{node.own_total}  clade {node.clade_resolved}/{node.clade_total}",
+            f"own {node.own_resolved}/{node.own_total}  clade {node.clade_resolved}/{node.clade_total}"
+            + (f"  TAMPERED {node.own_tampered} (grades refused)" if node.own_tampered else ""),
             markup=False,
         )
 
@@ -141,6 +143,7 @@ def status(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JS
     data["under_way"] = {"expansions": [n.id for n in nodes], "evaluations": [e.id for e in evaluations]}
     tree = repo.tree(run_id)
     data["valid_nodes"] = sum(1 for n in tree.values() if n.status == "valid")
+    data["evaluations_by_outcome"] = repo.outcome_counts(run_id=run_id)
     if as_json:
         print_json(data)
         return
@@ -150,6 +153,11 @@ def status(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JS
     console.print(f"nodes {data['nodes']} ({data['valid_nodes']} valid), evaluations {data['evaluations']}, "
                   f"model calls {data['llm_calls']}, tokens {data['prompt_tokens'] + data['completion_tokens']}, "
                   f"cost {data['cost_usd']:.4f} USD", markup=False)
+    by_outcome = data["evaluations_by_outcome"]
+    console.print("outcomes: " + ", ".join(f"{name} {count}" for name, count in by_outcome.items()), markup=False)
+    if by_outcome["tampered"]:
+        console.print(f"tampered: {by_outcome['tampered']} grade(s) refused, the code under test forged them "
+                      "(failures; see `clade node show NODE`)", markup=False)
     console.print(f"best node: {data['best_node_id'] or '-'}", markup=False)
 
 

@@ -24,6 +24,7 @@ from api.routers.common import EvaluationId, NodeId, RunId
 from api.web import svg
 from archive.errors import NotFound
 from evolve.config import RunConfig
+from evolve.grades import GradeEvidence
 
 WEB_DIR = Path(__file__).resolve().parent.parent / "web"
 templates = Jinja2Templates(directory=str(WEB_DIR / "templates"))
@@ -54,6 +55,7 @@ templates.env.filters["seconds"] = _fmt_seconds
 templates.env.filters["score"] = _fmt_score
 templates.env.filters["colour"] = svg.score_colour
 templates.env.filters["pretty_json"] = lambda value: json.dumps(value, indent=2, ensure_ascii=False, default=str)
+templates.env.filters["evidence"] = GradeEvidence.from_details  # a refused grade's evidence, read defensively
 
 
 def _diff_lines(diff: str) -> list[tuple[str, str]]:
@@ -140,8 +142,11 @@ def _charts(archive, run_id: int) -> dict[str, str]:  # type: ignore[no-untyped-
     points = services.run_timeline(archive, run_id)["points"]
     best = svg.step_points([(p["t"], p["best_score"]) for p in points])
     rate = [(p["t"], p["resolved"] / p["evaluations"]) for p in points if p["evaluations"]]
-    score = svg.line_chart([("best node", "#1a7f37", best), ("all evaluations", "#6e7781", rate)],
-                           title="Score over time", y_label="resolved", y_max=1.0)
+    series = [("best node", "#1a7f37", best), ("all evaluations", "#6e7781", rate)]
+    if points and points[-1].get("tampered"):  # the share of refused grades, only once there is one
+        caught = [(p["t"], p["tampered"] / p["evaluations"]) for p in points if p["evaluations"]]
+        series.append(("tampered", svg.TAMPERED_COLOUR, caught))
+    score = svg.line_chart(series, title="Score over time", y_label="resolved", y_max=1.0)
     tokens = [(p["t"], p["tokens"] / 1000) for p in points]
     usd = points[-1]["cost_usd"] if points else 0.0
     cost = svg.line_chart([("tokens (k)", "#0969da", tokens)],

@@ -6,8 +6,11 @@ is the row. Colour is the node's own score (red 0 → green 1, grey when not
 evaluated), the radius grows with its number of evaluations; invalid nodes
 are hollow with a red dashed ring, nodes being built are dashed, nodes with
 an evaluation running pulse (classes `expanding` and `evaluating`, which
-the page's script also sets live from the event stream). Every node links
-to its page; the script turns a click into a detail panel.
+the page's script also sets live from the event stream). A node with a
+grade the grader refused (outcome `tampered`) gets class `tampered` and a
+purple outer ring: its score colour alone would hide that it cheated, and a
+cheating lineage must stand out. Every node links to its page; the script
+turns a click into a detail panel.
 
 Built as strings (with html.escape on everything textual): at 10 000 nodes
 a template engine would be the slow part.
@@ -21,6 +24,7 @@ from html import escape
 from api.queries import TreeColumns
 
 MAX_WIDTH = 4000.0
+TAMPERED_COLOUR = "#8250df"  # its own colour: not a score, not an error (app.css .outcome-tampered)
 
 
 def score_colour(score: float | None) -> str:
@@ -79,7 +83,7 @@ def tree_svg(tree: TreeColumns, *, building: set[int] = frozenset(), evaluating:
     for i in range(n):
         node_id = tree.id[i]
         status = tree.status[i]
-        total, resolved = tree.own_total[i], tree.own_resolved[i]
+        total, resolved, tampered = tree.own_total[i], tree.own_resolved[i], tree.own_tampered[i]
         score = resolved / total if total else None
         r = min(max_r, 4.0 + 2.2 * math.sqrt(total))
         classes = ["node", status]
@@ -91,14 +95,17 @@ def tree_svg(tree: TreeColumns, *, building: set[int] = frozenset(), evaluating:
             classes.append("best")
         elif node_id == leader_id:
             classes.append("leader")
+        if tampered:
+            classes.append("tampered")
         fill = "#ffffff" if status in ("invalid", "building", "proposed") else score_colour(score)
         clade = f"{tree.clade_resolved[i]}/{tree.clade_total[i]}"
-        title = escape(f"node {node_id} · {status} · own {resolved}/{total} · clade {clade}")
-        out.append(
-            f'<a href="/nodes/{node_id}" class="{" ".join(classes)}" data-id="{node_id}">'
-            f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{r:.1f}" fill="{fill}"/>'
-            f"<title>{title}</title>"
-        )
+        caught = f" · {tampered} tampered (grade refused)" if tampered else ""
+        title = escape(f"node {node_id} · {status} · own {resolved}/{total}{caught} · clade {clade}")
+        out.append(f'<a href="/nodes/{node_id}" class="{" ".join(classes)}" data-id="{node_id}">')
+        if tampered:
+            out.append(f'<circle class="tamper-ring" cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{r + 2.5:.1f}" '
+                       f'fill="none" stroke="{TAMPERED_COLOUR}"/>')
+        out.append(f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{r:.1f}" fill="{fill}"/><title>{title}</title>')
         if small:
             out.append(f'<text x="{px[i]:.1f}" y="{py[i] + r + 11:.1f}">{node_id}</text>')
         out.append("</a>")

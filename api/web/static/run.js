@@ -143,6 +143,7 @@
       field(dl, "parent", n.parent_id === null ? "seed (root)" : "node " + n.parent_id);
       field(dl, "own score", ratio(n.own_resolved, n.own_total));
       field(dl, "clade (CMP)", ratio(n.clade_resolved, n.clade_total));
+      if (n.own_tampered) field(dl, "tampered", n.own_tampered + " grade(s) refused: counted as failures");
       field(dl, "children", n.children.length ? n.children.join(", ") : "-");
       if (n.entry_task) field(dl, "entry", n.entry_task);
       if (n.validation.passed === false) field(dl, "invalid at", (n.validation.stage || "?") + ": " + (n.validation.reason || ""));
