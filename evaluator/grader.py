@@ -207,7 +207,7 @@ def _grade(sb: Any, task: Task, patch: str, repo: str, tests_timeout: float, log
         return _tampered("harness-report-missing", f"the harness runner ended with status {ran.exit_code} and no "
                          "signed report: it was killed or its output was forged", set_aside)
     _log_report(log, report, rewrite)
-    return _judge(task, report, rewrite, language, set_aside, logs)
+    return _judge(task, report, rewrite, language, set_aside, logs, tests_timeout)
 
 
 _HIDDEN_CACHE: dict[tuple[str, str, str], dict[str, str | None]] = {}
@@ -247,7 +247,7 @@ def _tampered(rule: str, detail: str, set_aside: list[str]) -> Graded:
 
 
 def _judge(task: Task, report: dict[str, Any], rewrite: Rewrite, language: str, set_aside: list[str],
-           logs: Path) -> Graded:
+           logs: Path, tests_timeout: float) -> Graded:
     ours = task.test_cmd is not None  # a file-based task: pytest always runs with Clade's plugin
     if report.get("mode") == "each":
         seen = verdict.from_each(report, rewrite, _BUILT[language].status)
@@ -255,6 +255,10 @@ def _judge(task: Task, report: dict[str, Any], rewrite: Rewrite, language: str, 
         seen = verdict.from_suite(report, rewrite)
     else:  # a task's own, non-pytest runner: its log, read by the task's parser (see the README)
         return _judge_log(task, report, set_aside, logs)
+    timed_out = report.get("timed_out") or any(t.get("timed_out") for t in report.get("tests", []))
+    if timed_out and (seen.tampering is None or seen.tampering["rule"] != "canary-passed"):
+        return Graded(Outcome.TIMEOUT, f"the tests ran past their {tests_timeout:g} s limit "
+                      "and were stopped", set_aside=set_aside)
     if seen.tampering is not None:
         return _tampered(seen.tampering["rule"], seen.tampering["detail"], set_aside)
     graded_task = task.model_copy(update={"log_parser": "parse_log_pytest"})

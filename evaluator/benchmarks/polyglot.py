@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from dataclasses import dataclass
@@ -32,6 +33,8 @@ from pathlib import Path, PurePosixPath
 from evaluator import eval_script, gitrepo
 from evaluator.errors import BadTask, DatasetUnavailable, UnknownTask
 from evaluator.task import SANDBOX_REPO_DIR, Task
+
+log = logging.getLogger(__name__)
 
 BENCHMARK = "polyglot"
 IMAGE_ENV = "CLADE_POLYGLOT_IMAGE"  # the image non-Python exercises run in (see evaluator.polyglot_image)
@@ -95,6 +98,7 @@ class PolyglotBenchmark:
         self.repo_dir = repo_dir
         self.image = image
         self._dirs = {f"{lang}__{d.name}": d for lang in LANGUAGES for d in _exercise_dirs(self.root, lang)}
+        self.refused: dict[str, str] = {}  # exercises a subset left out, and why (e.g. no test to grade by)
 
     def ids(self) -> list[str]:
         return sorted(self._dirs)
@@ -120,6 +124,14 @@ class PolyglotBenchmark:
             if (subset or "full") not in names:
                 raise UnknownTask(f"polyglot has no subset {subset!r}; use one of {', '.join(names)}")
             chosen = names[subset or "full"]
+            tasks = []
+            for task_id in chosen:  # a subset goes on without its broken exercises, and says which
+                try:
+                    tasks.append(self.task(task_id))
+                except BadTask as exc:
+                    self.refused[task_id] = str(exc)
+                    log.warning("left out: %s", exc)
+            return tasks
         return [self.task(i) for i in chosen]
 
     def task(self, task_id: str) -> Task:
