@@ -26,6 +26,7 @@ class Shape:
     must_fail: Callable[[str, str, str], str]  # (head with new name, body text, indent) -> source
     must_pass: Callable[[str, random.Random], str]  # (new name, rng) -> source
     template_ok: Callable[[str, str], bool] = lambda head, body: True
+    compiled: Callable[[str, int], bool] = lambda text, index: True  # is the test at `index` built at all?
 
 
 def discover(shape: Shape, rel: str, text: str) -> list[TestDef]:
@@ -33,7 +34,8 @@ def discover(shape: Shape, rel: str, text: str) -> list[TestDef]:
     found = []
     for match in shape.head.finditer(text):
         start, open_at = match.start(), match.end() - 1
-        if not mask[start] or text[open_at] != "{" or braces.depth_at(text, mask, start) != 0:
+        if not mask[start] or text[open_at] != "{" or braces.depth_at(text, mask, start) != 0 \
+                or not shape.compiled(text, start):
             continue
         try:
             close = braces.matching_brace(text, mask, open_at)

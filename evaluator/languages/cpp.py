@@ -36,6 +36,27 @@ def _must_pass(name: str, rng: random.Random) -> str:
     return f'TEST_CASE("{name}") {{\n    REQUIRE({a} + {b} == {a + b});\n}}'
 
 
+_DIRECTIVE = re.compile(r"^[ \t]*#[ \t]*(if|ifdef|ifndef|elif|else|endif)\b(.*)$", re.M)
+_ALL_TESTS = re.compile(r"^\s*(defined\s*\(\s*EXERCISM_RUN_ALL_TESTS\s*\)|EXERCISM_RUN_ALL_TESTS)\s*$")
+
+
+def compiled(text: str, index: int) -> bool:
+    """Whether the grader's build compiles the code at `index`: inside `#if` blocks, only those
+    that exercism's EXERCISM_RUN_ALL_TESTS turns on (a benchmark behind its own flag is no test)."""
+    open_blocks: list[bool] = []
+    for match in _DIRECTIVE.finditer(text, 0, index):
+        word, condition = match.group(1), match.group(2)
+        if word in ("if", "ifdef"):
+            open_blocks.append(bool(_ALL_TESTS.match(condition)))
+        elif word == "ifndef":
+            open_blocks.append(False)
+        elif word in ("elif", "else") and open_blocks:
+            open_blocks[-1] = False
+        elif word == "endif" and open_blocks:
+            open_blocks.pop()
+    return all(open_blocks)
+
+
 SHAPE = clike.Shape(
     head=re.compile(r'TEST_CASE\s*\(\s*"(?P<name>(?:[^"\\\n]|\\.)*)"[^{;]*\{'),
     test_id=graded_id,
@@ -43,6 +64,7 @@ SHAPE = clike.Shape(
     must_fail=_must_fail,
     must_pass=_must_pass,
     template_ok=lambda head, body: not re.search(r"\breturn\b", body),
+    compiled=compiled,
 )
 
 BUILD_ENV: dict[str, str] = {}

@@ -167,3 +167,10 @@ def test_each_mode_reads_exit_status_and_catches_a_passing_must_fail_canary() ->
 
 def test_results_reach_swebench_as_pytest_lines() -> None:
     assert verdict.pytest_log({"a.rs::x": "PASSED", "b::y": "FAILED"}) == "PASSED a.rs::x\nFAILED b::y\n"
+
+
+def test_cpp_tests_behind_their_own_flag_are_not_tests() -> None:
+    text = ('#ifdef EXERCISM_TEST_SUITE\n#include <catch2/catch.hpp>\n#else\n#include "test/catch.hpp"\n#endif\n'
+            'TEST_CASE("first") {\n}\n#if defined(EXERCISM_RUN_ALL_TESTS)\nTEST_CASE("second") {\n}\n#endif\n'
+            '#if defined(EXERCISM_INCLUDE_BENCHMARK)\nTEST_CASE("benchmark") {\n}\n#endif\n')
+    assert [t.name for t in clike.discover(cpp.SHAPE, "x_test.cpp", text)] == ["first", "second"]
