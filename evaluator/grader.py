@@ -388,7 +388,18 @@ def _zero_list(output: str) -> list[str]:
 
 
 def _error_line(output: str) -> str:
-    lines = [line.strip() for line in output.splitlines() if line.strip()]
+    lines = [_rendered(line.strip()) for line in output.splitlines() if line.strip()]
     errors = [line for line in lines if "error" in line.lower()]
     return (errors[0] if errors else lines[-1] if lines else "no output")[:300]
+
+
+def _rendered(line: str) -> str:
+    """cargo's JSON messages carry the compiler's own text: its first line."""
+    if line.startswith("{") and '"rendered"' in line:
+        try:
+            message = json.loads(line).get("message") or {}
+            return str(message.get("rendered") or "").strip().split("\n", 1)[0] or line
+        except ValueError:
+            return line
+    return line
 

@@ -32,6 +32,7 @@ class TestDef:
     block: tuple[int, int]  # the whole definition (attributes included), for cloning
     body_open: int  # index of the body's `{` (or of the `:` for Python)
     template: bool = True  # may be cloned into a must-fail canary
+    scope: str = ""  # the blocks around it, as the runner names them (Rust: "module::")
 
 
 @dataclass

@@ -27,6 +27,9 @@ class Shape:
     must_pass: Callable[[str, random.Random], str]  # (new name, rng) -> source
     template_ok: Callable[[str, str], bool] = lambda head, body: True
     compiled: Callable[[str, int], bool] = lambda text, index: True  # is the test at `index` built at all?
+    # The path of the blocks around a test below the top level (Rust's `mod a { mod b {`: "a::b::"),
+    # or None when a test there is not one the runner can name.
+    scope: Callable[[str, list[bool], int], str | None] = lambda text, mask, index: None
 
 
 def discover(shape: Shape, rel: str, text: str) -> list[TestDef]:
@@ -34,17 +37,19 @@ def discover(shape: Shape, rel: str, text: str) -> list[TestDef]:
     found = []
     for match in shape.head.finditer(text):
         start, open_at = match.start(), match.end() - 1
-        if not mask[start] or text[open_at] != "{" or braces.depth_at(text, mask, start) != 0 \
-                or not shape.compiled(text, start):
+        if not mask[start] or text[open_at] != "{" or not shape.compiled(text, start):
+            continue
+        prefix = "" if braces.depth_at(text, mask, start) == 0 else shape.scope(text, mask, start)
+        if prefix is None:
             continue
         try:
             close = braces.matching_brace(text, mask, open_at)
         except ValueError:
             continue
         name = match.group("name")
-        found.append(TestDef(name=name, test_id=shape.test_id(rel, name), name_span=match.span("name"),
-                             block=(start, close + 1), body_open=open_at,
-                             template=shape.template_ok(match.group(0), text[open_at + 1:close])))
+        found.append(TestDef(name=name, test_id=shape.test_id(rel, prefix + name), name_span=match.span("name"),
+                             block=(start, close + 1), body_open=open_at, scope=prefix,
+                             template=not prefix and shape.template_ok(match.group(0), text[open_at + 1:close])))
     return found
 
 
@@ -67,8 +72,8 @@ def rewrite(shape: Shape, files: dict[str, str], expected: set[str], rng: random
                 continue
             new = shape.fresh(rng, taken)
             edits.append((test.name_span[0], test.name_span[1], new))
-            out.real[new] = test.test_id
-            out.where[new] = rel
+            out.real[test.scope + new] = test.test_id
+            out.where[test.scope + new] = rel
         for pick_rel, test in picks:
             if pick_rel != rel:
                 continue

@@ -14,7 +14,7 @@ import re
 import shlex
 from pathlib import PurePosixPath
 
-from evaluator.languages import clike
+from evaluator.languages import braces, clike
 from evaluator.languages.base import fresh_name, matches
 
 NAME = "rust"
@@ -37,13 +37,45 @@ def _must_pass(name: str, rng: random.Random) -> str:
     return f"#[test]\nfn {name}() {{\n    assert_eq!({a} + {b}, {a + b});\n}}"
 
 
+_ATTRIBUTES_BEFORE = re.compile(r"(?:#\[[^\]]*\]\s*)+$")
+_HEAD = re.compile(r"#\[test\]\s*(?:#\[[^\]]*\]\s*)*fn\s+(?P<name>\w+)\s*\(\s*\)[^{;]*\{")
+
+
+def compiled(text: str, index: int) -> bool:
+    """A test behind `#[cfg(...)]` (a cargo feature the grader does not turn on) is not built."""
+    before = _ATTRIBUTES_BEFORE.search(text[max(0, index - 400):index])
+    head = _HEAD.match(text, index)
+    attributes = (before.group(0) if before else "") + (head.group(0) if head else "")
+    return "#[cfg(" not in attributes.replace(" ", "") or "#[cfg(test)]" in attributes.replace(" ", "")
+
+
+_MOD = re.compile(r"(?:#\[[^\]]*\]\s*)*(?:pub(?:\([^)]*\))?\s+)?mod\s+(\w+)\s*\{")
+
+
+def scope(text: str, mask: list[bool], index: int) -> str | None:
+    """`a::b::` for a test inside `mod a { mod b {`; None inside anything else, or a cfg-gated module."""
+    path = []
+    for match in _MOD.finditer(text, 0, index):
+        open_at = match.end() - 1
+        if not mask[match.start()] or braces.matching_brace(text, mask, open_at) < index:
+            continue
+        if "#[cfg(" in match.group(0).replace(" ", "") and "#[cfg(test)]" not in match.group(0).replace(" ", ""):
+            return None
+        path.append((open_at, match.group(1)))
+    if len(path) != braces.depth_at(text, mask, index):
+        return None  # some block around it is not a module (a function, a macro)
+    return "".join(f"{name}::" for _, name in path)
+
+
 SHAPE = clike.Shape(
-    head=re.compile(r"#\[test\]\s*(?:#\[[^\]]*\]\s*)*fn\s+(?P<name>\w+)\s*\(\s*\)[^{;]*\{"),
+    head=_HEAD,
     test_id=lambda rel, name: f"{rel}::{name}",
     fresh=lambda rng, taken: fresh_name(rng, "", taken),
     must_fail=_must_fail,
     must_pass=_must_pass,
     template_ok=lambda head, body: "should_panic" not in head,
+    compiled=compiled,
+    scope=scope,
 )
 
 BUILD_ENV = {"CARGO_TARGET_DIR": "/tmp/clade-build/target", "CARGO_HOME": "/tmp/clade-build/cargo-home",

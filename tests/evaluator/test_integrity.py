@@ -174,3 +174,9 @@ def test_cpp_tests_behind_their_own_flag_are_not_tests() -> None:
             'TEST_CASE("first") {\n}\n#if defined(EXERCISM_RUN_ALL_TESTS)\nTEST_CASE("second") {\n}\n#endif\n'
             '#if defined(EXERCISM_INCLUDE_BENCHMARK)\nTEST_CASE("benchmark") {\n}\n#endif\n')
     assert [t.name for t in clike.discover(cpp.SHAPE, "x_test.cpp", text)] == ["first", "second"]
+
+
+def test_rust_tests_behind_a_cargo_feature_are_not_tests() -> None:
+    text = ('#[test]\nfn plain() {\n}\n\n#[test]\n#[cfg(feature = "advanced")]\nfn after() {\n}\n\n'
+            '#[cfg(feature = "exponentials")]\n#[test]\n#[ignore]\nfn before() {\n}\n\n#[test]\n#[ignore]\nfn kept() {\n}\n')
+    assert [t.name for t in clike.discover(rust.SHAPE, "tests/x.rs", text)] == ["plain", "kept"]
