@@ -35,9 +35,11 @@ def _canaries(verdict: Verdict, rewrite: Rewrite, seen: dict[str, str], ran: set
     """`seen`: canary name -> status; `ran`: files whose tests ran (a canary may only vanish with its file)."""
     for name in rewrite.must_fail:
         status = seen.get(name)
-        if status in PASSING:
-            verdict.tamper("canary-passed", f"the must-fail canary {name} in {rewrite.where.get(name, '?')} passed: "
-                                            "something forces test results")
+        twin = rewrite.template.get(name)
+        if status in PASSING and (twin is None or verdict.statuses.get(twin) in PASSING):
+            # its real twin passed with the very values the canary rejects: only forcing makes both pass
+            verdict.tamper("canary-passed", f"the must-fail canary {name} in {rewrite.where.get(name, '?')} passed "
+                                            f"beside its real twin {twin}: something forces test results")
         elif status is None and rewrite.where.get(name) in ran:
             verdict.tamper("canary-missing", f"the canary {name} was not reported although its file ran")
     for name in rewrite.must_pass:

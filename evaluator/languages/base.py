@@ -44,6 +44,7 @@ class Rewrite:
     must_fail: list[str] = field(default_factory=list)  # harness names
     must_pass: list[str] = field(default_factory=list)
     where: dict[str, str] = field(default_factory=dict)  # harness name -> test file
+    template: dict[str, str] = field(default_factory=dict)  # must-fail canary -> the real test it was cloned from
 
     @property
     def canaries(self) -> list[str]:

@@ -23,7 +23,8 @@ class Shape:
     head: re.Pattern[str]  # matches up to and including the body's `{`; group "name"
     test_id: Callable[[str, str], str]  # (file, name) -> graded id
     fresh: Callable[[random.Random, set[str]], str]
-    must_fail: Callable[[str, str, str], str]  # (head with new name, body text, indent) -> source
+    must_fail: Callable[[str, str, str], str]  # (head with new name, body text, indent) -> source: the fall-back
+    turn: Callable[[str], str | None]  # a real body with its first assertion turned (evaluator.languages.mutate)
     must_pass: Callable[[str, random.Random], str]  # (new name, rng) -> source
     template_ok: Callable[[str, str], bool] = lambda head, body: True
     compiled: Callable[[str, int], bool] = lambda text, index: True  # is the test at `index` built at all?
@@ -81,11 +82,14 @@ def rewrite(shape: Shape, files: dict[str, str], expected: set[str], rng: random
             head = text[test.block[0]:test.body_open + 1]
             head = head[: test.name_span[0] - test.block[0]] + failing + head[test.name_span[1] - test.block[0]:]
             body = text[test.body_open + 1:test.block[1] - 1]
-            pieces = [shape.must_fail(head, body, "    "), shape.must_pass(passing, rng)]
+            turned = shape.turn(body)
+            clone = head + turned + "}" if turned is not None else shape.must_fail(head, body, "    ")
+            pieces = [clone, shape.must_pass(passing, rng)]
             rng.shuffle(pieces)
             appended += pieces
             out.must_fail.append(failing)
             out.must_pass.append(passing)
+            out.template[failing] = test.test_id
             out.where[failing] = out.where[passing] = rel
         new_text = replace_spans(text, edits)
         if appended:

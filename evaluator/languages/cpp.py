@@ -10,7 +10,7 @@ import random
 import re
 import shlex
 
-from evaluator.languages import clike
+from evaluator.languages import clike, mutate
 from evaluator.languages.base import fresh_name, matches
 
 NAME = "cpp"
@@ -62,6 +62,7 @@ SHAPE = clike.Shape(
     test_id=graded_id,
     fresh=lambda rng, taken: fresh_name(rng, "", taken),
     must_fail=_must_fail,
+    turn=mutate.cpp_body,
     must_pass=_must_pass,
     template_ok=lambda head, body: not re.search(r"\breturn\b", body),
     compiled=compiled,

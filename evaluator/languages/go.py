@@ -6,7 +6,7 @@ import random
 import re
 import shlex
 
-from evaluator.languages import clike
+from evaluator.languages import clike, mutate
 from evaluator.languages.base import fresh_name, matches
 
 NAME = "go"
@@ -35,6 +35,7 @@ SHAPE = clike.Shape(
     test_id=lambda rel, name: f"{rel}::{name}",
     fresh=lambda rng, taken: fresh_name(rng, "Test", taken, upper=True),
     must_fail=_must_fail,
+    turn=mutate.go_body,
     must_pass=_must_pass,
 )
 

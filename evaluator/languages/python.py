@@ -12,6 +12,7 @@ import random
 import sys
 from pathlib import PurePosixPath
 
+from evaluator.languages import mutate
 from evaluator.languages.base import Rewrite, TestDef, fresh_name, matches
 
 NAME = "python"
@@ -87,60 +88,74 @@ def discover(rel: str, text: str) -> list[TestDef]:
     return found
 
 
-class _Perturb(ast.NodeTransformer):
-    """Replace the expected side of the first equality assertion with a value nothing honest equals."""
+_INVERSE = {"assertEqual": "assertNotEqual", "assertEquals": "assertNotEqual", "assertNotEqual": "assertEqual",
+            "assertTrue": "assertFalse", "assertFalse": "assertTrue", "assertIs": "assertIsNot",
+            "assertIsNot": "assertIs", "assertIsNone": "assertIsNotNone", "assertIsNotNone": "assertIsNone",
+            "assertIn": "assertNotIn", "assertNotIn": "assertIn", "assertListEqual": "assertNotEqual",
+            "assertDictEqual": "assertNotEqual", "assertTupleEqual": "assertNotEqual",
+            "assertSetEqual": "assertNotEqual", "assertSequenceEqual": "assertNotEqual",
+            "assertMultiLineEqual": "assertNotEqual", "assertCountEqual": "assertNotEqual"}
 
-    def __init__(self, sentinel: str) -> None:
-        self.sentinel, self.done = sentinel, False
 
-    def _swap(self, args: list[ast.expr]) -> None:
-        literal = [i for i, a in enumerate(args[:2]) if isinstance(a, (ast.Constant, ast.List, ast.Tuple,
-                                                                            ast.Dict, ast.Set))]
-        index = literal[0] if literal else 1
-        args[index] = ast.Constant(self.sentinel)
-        self.done = True
+def _turn(block: str) -> str | None:
+    """The block with its first assertion turned (see evaluator.languages.mutate), or None."""
+    import textwrap
 
-    def visit_Call(self, node: ast.Call) -> ast.AST:
-        if not self.done and isinstance(node.func, ast.Attribute) and node.func.attr in _EQUALITY \
-                and len(node.args) >= 2:
-            self._swap(node.args)
-            return node
-        return self.generic_visit(node)
+    dedented = textwrap.dedent(block)
+    indent = len(block.split("\n", 1)[0]) - len(dedented.split("\n", 1)[0])
+    starts = _offsets(block)
+    tree = ast.parse(dedented)
+    nodes = sorted((n for n in ast.walk(tree) if isinstance(n, (ast.Call, ast.Assert))),
+                   key=lambda n: (n.lineno, n.col_offset))
 
-    def visit_Assert(self, node: ast.Assert) -> ast.AST:
-        test = node.test
-        if not self.done and isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
-            pair = [test.left, test.comparators[0]]
-            self._swap(pair)
-            test.left, test.comparators = pair[0], [pair[1]]
-            return node
-        return self.generic_visit(node)
+    def at(line: int, col: int) -> int:
+        return starts[line - 1] + col + indent
+
+    def literal(args: list[ast.expr]) -> tuple[int, int, str] | None:
+        for arg in args:
+            if isinstance(arg, ast.Constant) and arg.end_lineno == arg.lineno and arg.end_col_offset is not None:
+                a, b = at(arg.lineno, arg.col_offset), at(arg.lineno, arg.end_col_offset)
+                new = mutate.bump_text(block[a:b])
+                if new is not None:
+                    return a, b, new
+        return None
+
+    for node in nodes:
+        if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _INVERSE:
+            edit = literal(node.args[:2]) if node.func.attr in _EQUALITY or node.func.attr == "assertEqual" else None
+            if edit is None:
+                name_at = block.index(node.func.attr, at(node.func.value.end_lineno or node.lineno,
+                                                         node.func.value.end_col_offset or 0))
+                edit = (name_at, name_at + len(node.func.attr), _INVERSE[node.func.attr])
+            return block[:edit[0]] + edit[2] + block[edit[1]:]
+        if isinstance(node, ast.Assert):
+            test = node.test
+            if isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq):
+                edit = literal([test.comparators[0], test.left])
+                if edit is not None:
+                    return block[:edit[0]] + edit[2] + block[edit[1]:]
+            if test.end_lineno is not None and test.end_col_offset is not None:
+                a, b = at(test.lineno, test.col_offset), at(test.end_lineno, test.end_col_offset)
+                return block[:a] + f"not ({block[a:b]})" + block[b:]
+    return None
+
+
+def _must_fail_clone(text: str, test: TestDef, new: str, rng: random.Random) -> str:
+    """The real test's own text under a new name, its first assertion turned; where it has
+    none that can be turned, it fails at its end instead."""
+    block = text[test.block[0]:test.block[1]].rstrip("\n") + "\n"
+    offset = test.name_span[0] - test.block[0]
+    block = block[:offset] + new + block[offset + len(test.name):]
+    turned = _turn(block)
+    if turned is not None:
+        return turned
+    body_indent = " " * (len(block.split("\n")[-2]) - len(block.split("\n")[-2].lstrip()))
+    return block + f"{body_indent}raise AssertionError('unexpected result')\n"
 
 
 def _indent(code: str, column: int) -> str:
     pad = " " * column
     return "".join(pad + line if line.strip() else line for line in code.splitlines(keepends=True))
-
-
-def _must_fail_clone(text: str, test: TestDef, new: str, rng: random.Random) -> str:
-    """The real test under a new name, made to fail whatever the code does: its first equality
-    assertion expects a fresh value (an always-equal object passes it), or it fails at its end."""
-    node = ast.parse(_dedent_block(text[test.block[0]:test.block[1]])).body[0]
-    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
-    node.name = new
-    perturb = _Perturb(f"{rng.getrandbits(64):016x}")
-    perturb.visit(node)
-    if not perturb.done:
-        node.body.append(ast.parse("raise AssertionError('unexpected result')").body[0])
-    ast.fix_missing_locations(node)
-    column = len(text[test.block[0]:].split("\n", 1)[0]) - len(text[test.block[0]:].split("\n", 1)[0].lstrip())
-    return _indent(ast.unparse(node) + "\n", column)
-
-
-def _dedent_block(block: str) -> str:
-    import textwrap
-
-    return textwrap.dedent(block)
 
 
 def _must_pass(new: str, method: bool, column: int, rng: random.Random) -> str:
@@ -179,6 +194,7 @@ def rewrite(files: dict[str, str], expected: set[str], rng: random.Random, canar
             failing, passing = fresh_name(rng, "test_", taken), fresh_name(rng, "test_", taken)
             clone = _must_fail_clone(text, test, failing, rng)
             trivial = _must_pass(passing, method, column, rng)
+            out.template[f"{prefix}::{failing}"] = test.test_id
             first, second = (clone, trivial) if rng.random() < 0.5 else (trivial, clone)
             edits.append((test.block[1], test.block[1], "\n" + first + "\n" + second))
             out.must_fail.append(f"{prefix}::{failing}")

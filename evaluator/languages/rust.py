@@ -14,7 +14,7 @@ import re
 import shlex
 from pathlib import PurePosixPath
 
-from evaluator.languages import braces, clike
+from evaluator.languages import braces, clike, mutate
 from evaluator.languages.base import fresh_name, matches
 
 NAME = "rust"
@@ -72,6 +72,7 @@ SHAPE = clike.Shape(
     test_id=lambda rel, name: f"{rel}::{name}",
     fresh=lambda rng, taken: fresh_name(rng, "", taken),
     must_fail=_must_fail,
+    turn=mutate.rust_body,
     must_pass=_must_pass,
     template_ok=lambda head, body: "should_panic" not in head,
     compiled=compiled,

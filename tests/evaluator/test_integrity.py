@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evaluator import protect, verdict
-from evaluator.languages import clike, cpp, go, python, rust
+from evaluator.languages import clike, cpp, go, mutate, python, rust
 from evaluator.languages.base import Rewrite
 
 FIXTURES = Path(__file__).parent / "fixtures" / "polyglot"
@@ -44,10 +44,15 @@ def test_python_rewrite_renames_every_expected_test_and_adds_canaries() -> None:
     assert len(first.must_fail) == 2 and len(first.must_pass) == 2
     names = [t.test_id for t in python.discover("leap_test.py", new)]
     assert set(first.must_fail) | set(first.must_pass) | set(first.real) == set(names)
-    # a must-fail canary is a real test whose expected value nothing honest can equal
-    clone = [t for t in python.discover("leap_test.py", new) if t.test_id == first.must_fail[0]][0]
-    body = new[clone.block[0]:clone.block[1]]
-    assert "leap_year(" in body and ("'" in body or "AssertionError" in body)
+    # a must-fail canary is its real twin's own text with one assertion turned: nothing else tells them apart
+    found = {t.test_id: t for t in python.discover("leap_test.py", new)}
+    clone = found[first.must_fail[0]]
+    twin_id = first.template[first.must_fail[0]]
+    twin = found[next(new_id for new_id, old in first.real.items() if old == twin_id)]
+    clone_text = new[clone.block[0]:clone.block[1]].replace(clone.name, "NAME")
+    twin_text = new[twin.block[0]:twin.block[1]].replace(twin.name, "NAME")
+    assert clone_text != twin_text and len(clone_text.split()) == len(twin_text.split())
+    assert sum(a != b for a, b in zip(clone_text.split(), twin_text.split())) == 1
 
 
 @pytest.mark.parametrize(("lang", "exercise", "rel", "shape", "count"), [
@@ -68,6 +73,8 @@ def test_brace_languages_rename_and_clone(lang: str, exercise: str, rel: str, sh
     assert found == set(out.real) | set(out.must_fail) | set(out.must_pass)
     assert not any(t.name in found for t in tests)
     assert len(out.must_fail) == 2 and len(out.must_pass) == 2
+    for canary in out.must_fail:  # the real text, one assertion turned: no marker of its own
+        assert "unexpected result" not in new.split(canary, 1)[1].split("\n}", 1)[0]
 
 
 def test_brace_scanner_ignores_braces_in_strings_and_comments() -> None:
@@ -106,7 +113,15 @@ def test_what_the_task_owns(path: str, language: str, new: bool, owned: bool) ->
 
 def _rewrite() -> Rewrite:
     return Rewrite(real={"t.py::test_r1": "t.py::test_real"}, must_fail=["t.py::test_f1"],
-                   must_pass=["t.py::test_p1"], where={"t.py::test_f1": "t.py", "t.py::test_p1": "t.py"})
+                   must_pass=["t.py::test_p1"], where={"t.py::test_f1": "t.py", "t.py::test_p1": "t.py"},
+                   template={"t.py::test_f1": "t.py::test_real"})
+
+
+def test_a_canary_that_passes_beside_its_failing_twin_is_an_honest_wrong_answer() -> None:
+    """The code returned the canary's (wrong) value: the real test failed, no forgery shown."""
+    seen = verdict.from_suite(_suite({"t.py::test_r1": "failed", "t.py::test_f1": "passed",
+                                      "t.py::test_p1": "passed"}), _rewrite())
+    assert seen.tampering is None and seen.statuses == {"t.py::test_real": "FAILED"}
 
 
 def _record(node: str, when: str, outcome: str) -> str:
@@ -151,7 +166,8 @@ def test_a_file_that_did_not_collect_loses_its_tests_without_blame() -> None:
 
 def test_each_mode_reads_exit_status_and_catches_a_passing_must_fail_canary() -> None:
     rewrite = Rewrite(real={"TestA1": "a_test.go::TestA"}, must_fail=["TestF1"], must_pass=["TestP1"],
-                      where={"TestA1": "a_test.go", "TestF1": "a_test.go", "TestP1": "a_test.go"})
+                      where={"TestA1": "a_test.go", "TestF1": "a_test.go", "TestP1": "a_test.go"},
+                      template={"TestF1": "a_test.go::TestA"})
 
     def run(name: str, code: int) -> dict:
         return {"id": name, "exit_code": code, "output": f"--- {'PASS' if code == 0 else 'FAIL'}: {name} (0.00s)"}
@@ -163,6 +179,26 @@ def test_each_mode_reads_exit_status_and_catches_a_passing_must_fail_canary() ->
     # exit 0 before any test ran: no pass line, so not a pass
     early = {"mode": "each", "tests": [{"id": "TestA1", "exit_code": 0, "output": ""}]}
     assert verdict.from_each(early, rewrite, go.status).statuses == {"a_test.go::TestA": "FAILED"}
+
+
+@pytest.mark.parametrize(("turn", "body", "turned"), [
+    (mutate.rust_body, "assert_eq!(f(2), 4);", "assert_eq!(f(2), 5);"),
+    (mutate.rust_body, "assert_eq!(f(2), want);", "assert_ne!(f(2), want);"),
+    (mutate.rust_body, "assert!(!is_leap_year(2015));", "assert!(is_leap_year(2015));"),
+    (mutate.rust_body, 'assert_eq!(reply("Hi"), "Whatever.");', 'assert_eq!(reply("Hi"), "Whatever.");'),
+    (mutate.cpp_body, "REQUIRE(leap::is_leap_year(2015) == false);", "REQUIRE(leap::is_leap_year(2015) == true);"),
+    (mutate.cpp_body, "REQUIRE(a == b);", "REQUIRE(a != b);"),
+    (mutate.cpp_body, "REQUIRE_FALSE(x());", "REQUIRE(x());"),
+    (mutate.go_body, 'if Hello() != "Hello, World!" {\n\tt.Fatal("x")\n}', 'if Hello() != "Hello, World!" {\n\tt.Fatal("x")\n}'),
+    (mutate.go_body, "if got := f(); !reflect.DeepEqual(got, want) {\n\tt.Errorf(\"x\")\n}",
+     "if got := f(); reflect.DeepEqual(got, want) {\n\tt.Errorf(\"x\")\n}"),
+])
+def test_the_first_assertion_is_turned(turn, body: str, turned: str) -> None:  # noqa: ANN001
+    result = turn(body)
+    if turned == body:  # a string literal: its last letter moves on, the rest stays
+        assert result is not None and result != body and len(result) == len(body)
+    else:
+        assert result == turned
 
 
 def test_results_reach_swebench_as_pytest_lines() -> None:
