@@ -112,12 +112,17 @@ def _turn(block: str) -> str | None:
         return starts[line - 1] + col + indent
 
     def literal(args: list[ast.expr]) -> tuple[int, int, str] | None:
+        """A constant of an expected value (inside a list or dict literal too): another value of its kind."""
         for arg in args:
-            if isinstance(arg, ast.Constant) and arg.end_lineno == arg.lineno and arg.end_col_offset is not None:
-                a, b = at(arg.lineno, arg.col_offset), at(arg.lineno, arg.end_col_offset)
-                new = mutate.bump_text(block[a:b])
-                if new is not None:
-                    return a, b, new
+            inside = [arg] if isinstance(arg, ast.Constant) else (
+                [*arg.values, *[k for k in arg.keys if k is not None]] if isinstance(arg, ast.Dict)
+                else list(arg.elts) if isinstance(arg, (ast.List, ast.Tuple, ast.Set)) else [])
+            for item in inside:
+                if isinstance(item, ast.Constant) and item.end_lineno == item.lineno and item.end_col_offset is not None:
+                    a, b = at(item.lineno, item.col_offset), at(item.lineno, item.end_col_offset)
+                    new = mutate.bump_text(block[a:b])
+                    if new is not None:
+                        return a, b, new
         return None
 
     for node in nodes:
