@@ -11,7 +11,7 @@ SYSTEM_STAMP := $(VENV)/.system-packages
 # Chromium and its driver for the browser test of the web UI.
 SYSTEM_PACKAGES := git postgresql debootstrap chromium chromium-driver fonts-dejavu-core
 
-.PHONY: install test demo clean
+.PHONY: install images test demo clean
 
 install: $(STAMP) install-vllm
 
@@ -33,8 +33,26 @@ $(STAMP): pyproject.toml $(SYSTEM_STAMP)
 	$(BIN)/pip install -q -e '.[test,ray]'
 	@touch $@
 
-test: install
+# The sandbox image and the Polyglot toolchain image (Go, Rust, C++), each
+# built offline once and cached by the hash of its recipe.
+images: install
+	$(BIN)/clade sandbox build
+	$(BIN)/python -m evaluator.polyglot_image build --languages cpp,go,rust
+
+# The compiler-bound grading suites run in a second pytest beside the rest,
+# which mostly waits on containers, servers and the model; their report is
+# printed after the rest's. PYTEST_ARGS runs just what it names, in one pytest.
+HEAVY_TESTS := tests/evaluator/test_redteam.py tests/evaluator/test_polyglot.py
+test: install images
+ifeq ($(strip $(PYTEST_ARGS)),)
+	@$(BIN)/python -m pytest $(HEAVY_TESTS) > .test-heavy.log 2>&1 & heavy=$$!; \
+	$(BIN)/python -m pytest $(addprefix --ignore=,$(HEAVY_TESTS)); rest=$$?; \
+	wait $$heavy; heavy_rc=$$?; \
+	echo "===== $(HEAVY_TESTS) (run beside the rest)"; cat .test-heavy.log; \
+	test $$rest -eq 0 -a $$heavy_rc -eq 0
+else
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+endif
 
 demo: install
 	$(BIN)/python -m api.demo
