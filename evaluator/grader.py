@@ -295,12 +295,41 @@ def _rewrite(language: str, texts: dict[str, str], expected: set[str], rng: rand
     return Rewrite(files=dict(texts))
 
 
+_ENV_LINE = ("cd ", "export ", "source ", ". ", "conda activate", "set ")
+_GIT_LINE = re.compile(r"^\s*git\s+(checkout|apply|status|show|diff|config|reset|clean)\b")
+
+
+def _split_prefix(task: Task) -> tuple[list[str], list[str]]:
+    """A SWE-bench eval script before its tests, split by who may run each line: the grader runs
+    git (checkout, apply and their here-documents) and the environment lines; anything else
+    (`pip install -e .` runs the patched setup.py) runs as the tests' user, before the tests."""
+    from evaluator.runner import task_eval_script
+
+    head = task_eval_script(task).split(eval_script.START_TEST_OUTPUT)[0].rsplit("\n", 1)[0]
+    grader_lines: list[str] = []
+    test_lines: list[str] = []
+    heredoc: str | None = None
+    for line in head.splitlines():
+        stripped = line.strip()
+        if heredoc is not None:
+            grader_lines.append(line)
+            heredoc = None if stripped == heredoc else heredoc
+        elif _GIT_LINE.match(line):
+            grader_lines.append(line)
+            marker = re.search(r"<<-?\s*'?\"?(\w+)", line)
+            heredoc = marker.group(1) if marker else None
+        elif stripped.startswith(_ENV_LINE) or stripped.startswith("#") or not stripped:
+            grader_lines.append(line)
+            test_lines.append(line)
+        else:
+            test_lines.append(line)
+    return grader_lines, test_lines
+
+
 def _prepare_script(task: Task, repo: str) -> str:
     if task.test_cmd is not None:
         return eval_script.prepare(repo_dir=repo, base_commit=task.base_commit, test_patch=task.test_patch)
-    from evaluator.runner import task_eval_script
-
-    return task_eval_script(task).split(eval_script.START_TEST_OUTPUT)[0].rsplit("\n", 1)[0] + "\n"
+    return "\n".join(_split_prefix(task)[0]) + "\n"
 
 
 def _suite_plan(task: Task, repo: str, timeout: float) -> dict[str, Any]:
@@ -317,12 +346,11 @@ def _suite_plan(task: Task, repo: str, timeout: float) -> dict[str, Any]:
     from evaluator.runner import task_eval_script
 
     script = task_eval_script(task)
-    head, _, rest = script.partition(eval_script.START_TEST_OUTPUT)
+    rest = script.partition(eval_script.START_TEST_OUTPUT)[2]
     command = rest.split("\n", 1)[1].split(eval_script.END_TEST_OUTPUT)[0].rsplit("\n", 1)[0]
     # swebench records `$?` in a variable after the command; here the runner sees the real status itself
     command = "\n".join(line for line in command.splitlines() if not re.fullmatch(r"\s*\w+=\$\?\s*", line))
-    setup = [line for line in head.splitlines()
-             if line.strip().startswith(("cd ", "export ", "source ", ". ", "conda activate"))]
+    setup = [line for line in _split_prefix(task)[1] if not line.strip().startswith("set ")]
     shell = "\n".join(["set -uo pipefail", *setup, command]) + "\n"
     env = {"PYTEST_ADDOPTS": "-p clade_pytest_plugin", "PYTHONPATH": f"{HARNESS_DIR}:{repo}"}
     return {"mode": "suite", "plugin": True, "cwd": repo, "timeout": timeout, "env": env,

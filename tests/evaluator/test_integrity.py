@@ -216,3 +216,18 @@ def test_rust_tests_behind_a_cargo_feature_are_not_tests() -> None:
     text = ('#[test]\nfn plain() {\n}\n\n#[test]\n#[cfg(feature = "advanced")]\nfn after() {\n}\n\n'
             '#[cfg(feature = "exponentials")]\n#[test]\n#[ignore]\nfn before() {\n}\n\n#[test]\n#[ignore]\nfn kept() {\n}\n')
     assert [t.name for t in clike.discover(rust.SHAPE, "tests/x.rs", text)] == ["plain", "kept"]
+
+
+def test_a_swebench_install_step_runs_as_the_tests_user_never_as_the_grader() -> None:
+    """`pip install -e .` in an eval script runs the patched setup.py: never with the grader's rights."""
+    from evaluator import grader
+    from evaluator.benchmarks.swe_bench import row_task
+    from tests.evaluator.test_swebench import swebench_row
+
+    row = swebench_row("img", "abc123")
+    row["eval_script"] = row["eval_script"].replace("git status\n", "git status\npython -m pip install -e .\n")
+    grader_lines, test_lines = grader._split_prefix(row_task(row))
+    assert "python -m pip install -e ." in test_lines
+    assert not any("pip install" in line for line in grader_lines)
+    assert any(line.startswith("git apply") for line in grader_lines) and "+def test_token():" in grader_lines
+    assert not any(line.startswith(("git ", "+")) for line in test_lines)
