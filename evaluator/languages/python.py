@@ -104,9 +104,12 @@ def _turn(block: str) -> str | None:
     dedented = textwrap.dedent(block)
     indent = len(block.split("\n", 1)[0]) - len(dedented.split("\n", 1)[0])
     starts = _offsets(block)
-    tree = ast.parse(dedented)
-    nodes = sorted((n for n in ast.walk(tree) if isinstance(n, (ast.Call, ast.Assert))),
-                   key=lambda n: (n.lineno, n.col_offset))
+    function = ast.parse(dedented).body[0]
+    assert isinstance(function, (ast.FunctionDef, ast.AsyncFunctionDef))
+    # Only the body's own statements: an assertion in a branch, a loop or a `with pytest.raises`
+    # might never run, and a canary that does not fail beside its passing twin would accuse honest code.
+    nodes = [n.value if isinstance(n, ast.Expr) else n for n in function.body
+             if isinstance(n, ast.Assert) or (isinstance(n, ast.Expr) and isinstance(n.value, ast.Call))]
 
     def at(line: int, col: int) -> int:
         return starts[line - 1] + col + indent
@@ -145,6 +148,14 @@ def _turn(block: str) -> str | None:
     return None
 
 
+def _may_clone(block: str) -> bool:
+    """A test that can end early (`return`, a generator) could pass with its failure unreached."""
+    import textwrap
+
+    function = ast.parse(textwrap.dedent(block)).body[0]
+    return not any(isinstance(n, (ast.Return, ast.Yield, ast.YieldFrom)) for n in ast.walk(function))
+
+
 def _must_fail_clone(text: str, test: TestDef, new: str, rng: random.Random) -> str:
     """The real test's own text under a new name, its first assertion turned; where it has
     none that can be turned, it fails at its end instead."""
@@ -154,8 +165,13 @@ def _must_fail_clone(text: str, test: TestDef, new: str, rng: random.Random) -> 
     turned = _turn(block)
     if turned is not None:
         return turned
-    body_indent = " " * (len(block.split("\n")[-2]) - len(block.split("\n")[-2].lstrip()))
-    return block + f"{body_indent}raise AssertionError('unexpected result')\n"
+    import textwrap
+
+    node = ast.parse(textwrap.dedent(block)).body[0]
+    assert isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef))
+    first_line = block.split("\n", 1)[0]
+    column = len(first_line) - len(first_line.lstrip()) + node.body[0].col_offset  # the body's own level
+    return block + " " * column + "raise AssertionError('unexpected result')\n"
 
 
 def _indent(code: str, column: int) -> str:
@@ -180,7 +196,8 @@ def rewrite(files: dict[str, str], expected: set[str], rng: random.Random, canar
     for rel, tests in found.items():
         for test in tests:
             taken.add(test.name)
-    templates = [(rel, t) for rel, tests in found.items() for t in tests if t.test_id in expected]
+    templates = [(rel, t) for rel, tests in found.items() for t in tests
+                 if t.test_id in expected and _may_clone(files[rel][t.block[0]:t.block[1]])]
     picks = [rng.choice(templates) for _ in range(canaries)] if templates else []
     for rel, text in files.items():
         edits: list[tuple[int, int, str]] = []
