@@ -37,8 +37,9 @@ def _must_pass(name: str, rng: random.Random) -> str:
     return f"#[test]\nfn {name}() {{\n    assert_eq!({a} + {b}, {a + b});\n}}"
 
 
-_ATTRIBUTES_BEFORE = re.compile(r"(?:#\[[^\]]*\]\s*)+$")
-_HEAD = re.compile(r"#\[test\]\s*(?:#\[[^\]]*\]\s*)*fn\s+(?P<name>\w+)\s*\(\s*\)[^{;]*\{")
+_ATTRIBUTES_BEFORE = re.compile(r"(?:(?:#\[[^\]]*\]|//[^\n]*)\s*)+$")
+# Attributes and doc comments may stand between `#[test]` and `fn`.
+_HEAD = re.compile(r"#\[test\](?:\s*(?:#\[[^\]]*\]|//[^\n]*))*\s*fn\s+(?P<name>\w+)\s*\(\s*\)[^{;]*\{")
 
 
 def compiled(text: str, index: int) -> bool:

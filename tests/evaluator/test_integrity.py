@@ -231,3 +231,8 @@ def test_a_swebench_install_step_runs_as_the_tests_user_never_as_the_grader() ->
     assert not any("pip install" in line for line in grader_lines)
     assert any(line.startswith("git apply") for line in grader_lines) and "+def test_token():" in grader_lines
     assert not any(line.startswith(("git ", "+")) for line in test_lines)
+
+
+def test_rust_doc_comments_between_the_attribute_and_the_function() -> None:
+    text = "#[test]\n#[ignore]\n/// Chromatic scale with flats\nfn chromatic_scale_with_flats() {\n}\n"
+    assert [t.name for t in clike.discover(rust.SHAPE, "tests/x.rs", text)] == ["chromatic_scale_with_flats"]
