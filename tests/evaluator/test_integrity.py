@@ -236,3 +236,13 @@ def test_a_swebench_install_step_runs_as_the_tests_user_never_as_the_grader() ->
 def test_rust_doc_comments_between_the_attribute_and_the_function() -> None:
     text = "#[test]\n#[ignore]\n/// Chromatic scale with flats\nfn chromatic_scale_with_flats() {\n}\n"
     assert [t.name for t in clike.discover(rust.SHAPE, "tests/x.rs", text)] == ["chromatic_scale_with_flats"]
+
+
+def test_processes_that_exit_0_without_their_tests_reported_are_tampering() -> None:
+    """Code that ends every test process with status 0 before the framework reports: no canary shows up."""
+    rewrite = Rewrite(real={"TestA1": "a_test.go::TestA"}, must_fail=["TestF1"], must_pass=["TestP1"],
+                      where={"TestA1": "a_test.go", "TestF1": "a_test.go", "TestP1": "a_test.go"},
+                      template={"TestF1": "a_test.go::TestA"})
+    quiet = {"mode": "each", "tests": [{"id": n, "exit_code": 0, "output": ""} for n in ("TestA1", "TestF1", "TestP1")]}
+    seen = verdict.from_each(quiet, rewrite, go.status)
+    assert seen.tampering["rule"] == "canary-missing" and seen.statuses == {"a_test.go::TestA": "FAILED"}
