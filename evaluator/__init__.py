@@ -17,7 +17,8 @@ whose outcome is resolved, unresolved, error or timeout, with a reason.
 """
 
 from evaluator.agent_run import AgentLimits, ModelAccess
-from evaluator.agents import GOLD, NOOP, AgentSpec, GatewayTokens, TokenSource, code_agent, resolve_agent
+from evaluator.agents import (GOLD, NOOP, AgentSpec, GatewayTokens, TokenSource, code_agent, patch_agent,
+                              resolve_agent)
 from evaluator.benchmarks import Benchmark, open_benchmark
 from evaluator.errors import EvaluatorError
 from evaluator.evaluate import Stage, StagedResult, dgm_stages, evaluate_task, evaluate_tasks, staged_evaluation
@@ -28,6 +29,7 @@ from evaluator.task import Outcome, Task, TaskResult, TestsStatus
 __all__ = [
     "GOLD",
     "NOOP",
+    "patch_agent",
     "AgentLimits",
     "AgentSpec",
     "Benchmark",
