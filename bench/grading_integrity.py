@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from evaluator import eval_script, gitrepo, grader, grading
+from evaluator import gitrepo, grader, grading
 from evaluator.benchmarks import builtin
 from evaluator.task import Outcome
 from sandbox.docker_sandbox import DockerSandbox

@@ -130,7 +130,7 @@ def _turn(block: str) -> str | None:
 
     for node in nodes:
         if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr in _INVERSE:
-            edit = literal(node.args[:2]) if node.func.attr in _EQUALITY or node.func.attr == "assertEqual" else None
+            edit = literal(node.args[:2]) if node.func.attr in _EQUALITY else None
             if edit is None:
                 name_at = block.index(node.func.attr, at(node.func.value.end_lineno or node.lineno,
                                                          node.func.value.end_col_offset or 0))
