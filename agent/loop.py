@@ -43,9 +43,10 @@ BLOCK = re.compile(r"```(bash|sh|editor|finish)[ \t]*\n(.*?)```", re.DOTALL)
 
 @dataclass
 class Limits:
-    max_steps: int = 40
+    # The platform passes its own (CLADE_AGENT_*); these match them for a run by hand.
+    max_steps: int = 30
     max_tokens: int = 200_000
-    max_seconds: float = 1800.0
+    max_seconds: float = 570.0
     command_timeout: float = 120.0
     max_answer_tokens: int = 1024
 

@@ -22,6 +22,7 @@ from pathlib import Path
 import git
 
 from archive.errors import CodeStoreError, PatchDoesNotApply
+from archive.git import GitError, run_git
 
 EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"
 IGNORED_NAMES = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".mypy_cache")
@@ -37,10 +38,9 @@ def node_ref(node_id: int) -> str:
     return f"refs/heads/node-{node_id}"
 
 
-def _first_line(error: git.GitCommandError) -> str:
-    text = (error.stderr or str(error)).strip()
-    lines = [line.strip() for line in text.splitlines() if line.strip() and not line.strip().startswith("stderr:")]
-    return (lines[0] if lines else text).strip("' ")
+def _first_line(error: GitError) -> str:
+    lines = [line.strip() for line in (error.stderr or "").splitlines() if line.strip()]
+    return lines[0] if lines else str(error)
 
 
 class CodeStore:
@@ -89,7 +89,7 @@ class CodeStore:
                 self._git(env, "read-tree", parent_commit)
                 try:
                     self._git(env, "apply", "--cached", "--check", handle.name)
-                except git.GitCommandError as error:
+                except GitError as error:
                     raise PatchDoesNotApply(
                         f"the patch does not apply to commit {parent_commit[:12]} ({_first_line(error)}): "
                         "make the patch against that node's code (`clade node diff` shows its last change)"
@@ -141,7 +141,9 @@ class CodeStore:
             raise CodeStoreError(f"commit {commit} is not in the code store at {self.path}") from None
 
     def _git(self, env: dict[str, str], *args: str) -> str:
-        return self.repo.git.execute(["git", *args], env={**os.environ, "GIT_DIR": str(self.path), **env})
+        """git's output, less its final newline. LC_ALL=C: git's messages in English."""
+        out = run_git(self.path, *args, env={"LANGUAGE": "C", "LC_ALL": "C", "GIT_DIR": str(self.path), **env}).stdout
+        return out[:-1] if out.endswith("\n") else out
 
     @contextmanager
     def _private_index(self) -> Iterator[dict[str, str]]:

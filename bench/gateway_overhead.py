@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     with tempfile.TemporaryDirectory(prefix="clade-bench-") as tmp:
         script = Path(tmp) / "script.json"
         script.write_text(json.dumps({"default": reply}))
-        model = subprocess.Popen([sys.executable, "-m", "llm.scripted_server", "--script", str(script)],
+        model = subprocess.Popen([sys.executable, "-m", "tests.support.scripted_server", "--script", str(script)],
                                  stdout=subprocess.PIPE, text=True, cwd=ROOT)  # fmt: skip
         gateway = None
         try:

@@ -50,19 +50,20 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.postgres_server, tests' helpers
 
 from archive import CladeHome, Outcome, open_archive  # noqa: E402
-from evaluator.agent_run import AgentLimits, ModelAccess  # noqa: E402
+from evaluator.contract import AgentLimits, ModelAccess  # noqa: E402
+from evaluator.runner import EvalOptions  # noqa: E402
 from evaluator.benchmarks import builtin  # noqa: E402
 from evaluator.task import Task  # noqa: E402
 from evolve.evaluation import EvaluateUnit, run_evaluation  # noqa: E402
 from evolve.executor import LocalExecutor  # noqa: E402
-from evolve.seed import agent_code, seed_agent_dir  # noqa: E402
-from evolve.work import pack_code  # noqa: E402
+from evaluator.agents import seed_agent_dir, write_agent_code  # noqa: E402
+from evolve.units import pack_code  # noqa: E402
 from llm.config import BackendConfig, GatewayConfig  # noqa: E402
 from llm.gateway import Gateway  # noqa: E402
-from llm.script import ChatRequest, Reply  # noqa: E402
-from llm.scripted_server import ScriptedServer  # noqa: E402
 from sandbox.image import build  # noqa: E402
 from sandbox.limits import SandboxLimits  # noqa: E402
+from tests.support.script import ChatRequest, Reply  # noqa: E402
+from tests.support.scripted_server import ScriptedServer  # noqa: E402
 
 OBJECT_STORE = 80 * 2**20
 
@@ -95,8 +96,9 @@ class Bench:
         token = self.gateway.issue_token(evaluation_id=self.count, purpose="solve")
         return EvaluateUnit(
             evaluation_id=self.count, node_id=1, task=task, agent_code=self.code,
-            access=ModelAccess(str(self.gateway.config.socket_path), "local", token),
-            limits=SandboxLimits(memory="1g"), agent_limits=AgentLimits(max_steps=5, seconds=120), tests_seconds=60,
+            options=EvalOptions(model=ModelAccess(str(self.gateway.config.socket_path), "local", token),
+                                limits=SandboxLimits(memory="1g"), agent_limits=AgentLimits(max_steps=5, seconds=120),
+                                tests_timeout=60),
         )
 
     def drive(self, executor: Any, evaluations: int, parallel: int) -> dict[str, Any]:
@@ -155,7 +157,7 @@ def archive_work(samples: int = 20) -> dict[str, Any]:
                 evaluation = repo.start_evaluation(root.id, f"bench-{i}")
                 code_started = time.perf_counter()
                 with tempfile.TemporaryDirectory() as tmp:
-                    pack_code(agent_code(archive, root.id, Path(tmp)))
+                    pack_code(write_agent_code(archive, root.id, Path(tmp)))
                 code_times.append(time.perf_counter() - code_started)
                 repo.append_event(run.id, "evaluation_started", {"evaluation_id": evaluation.id})
                 repo.get_run(run.id)
@@ -216,7 +218,7 @@ def main() -> None:
     build()
     tasks = builtin.load("small")
     with tempfile.TemporaryDirectory(prefix="clade-bench-") as tmp:
-        code = pack_code(agent_code(None, None, Path(tmp) / "code"))
+        code = pack_code(write_agent_code(None, None, Path(tmp) / "code"))
     socket_dir = Path(tempfile.mkdtemp(prefix="clade-bench-gw-"))
     socket_dir.chmod(0o755)
     results: dict[str, Any] = {"parallel": args.parallel, "nodes": args.nodes, "tasks": len(tasks),

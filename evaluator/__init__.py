@@ -16,10 +16,9 @@ graded by swebench's `get_eval_report`; every run ends as a `TaskResult`
 whose outcome is resolved, unresolved, error or timeout, with a reason.
 """
 
-from evaluator.agent_run import AgentLimits, ModelAccess
-from evaluator.agents import (GOLD, NOOP, AgentSpec, GatewayTokens, TokenSource, code_agent, patch_agent,
-                              resolve_agent)
+from evaluator.agents import GOLD, NOOP, AgentSpec, code_agent, patch_agent, resolve_agent
 from evaluator.benchmarks import Benchmark, open_benchmark
+from evaluator.contract import AccessIssuer, AgentLimits, ModelAccess
 from evaluator.errors import EvaluatorError
 from evaluator.evaluate import Stage, StagedResult, dgm_stages, evaluate_task, evaluate_tasks, staged_evaluation
 from evaluator.predictions import load_predictions
@@ -27,6 +26,7 @@ from evaluator.runner import EvalOptions, run_task
 from evaluator.task import Outcome, Task, TaskResult, TestsStatus
 
 __all__ = [
+    "AccessIssuer",
     "GOLD",
     "NOOP",
     "patch_agent",
@@ -35,7 +35,6 @@ __all__ = [
     "Benchmark",
     "EvalOptions",
     "EvaluatorError",
-    "GatewayTokens",
     "ModelAccess",
     "Outcome",
     "Stage",
@@ -43,7 +42,6 @@ __all__ = [
     "Task",
     "TaskResult",
     "TestsStatus",
-    "TokenSource",
     "code_agent",
     "dgm_stages",
     "evaluate_task",

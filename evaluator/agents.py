@@ -11,8 +11,8 @@
 
 Reference agents need neither a sandbox nor a model; code agents run in a
 sandbox (`evaluator.runner`) and reach the model through a `ModelAccess`
-(`evaluator.agent_run`: socket, model name, token), fixed or issued per
-evaluation by a `TokenSource` such as `GatewayTokens`.
+(`evaluator.contract`: socket, model name, token), fixed or issued per
+evaluation by an `AccessIssuer`.
 """
 
 from __future__ import annotations
@@ -23,16 +23,15 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from evaluator.agent_run import ModelAccess
+from archive.codestore import IGNORED_NAMES
 from evaluator.errors import AgentNotFound
 
 if TYPE_CHECKING:
     from archive import Archive
 
 REFERENCE_AGENTS = ("gold", "noop")
-_IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache")
 
 
 @dataclass(frozen=True)
@@ -81,6 +80,20 @@ def code_agent(code_root: Path, name: str | None = None, node_id: int | None = N
     return AgentSpec(name or str(code_root), code_root=code_root, node_id=node_id)
 
 
+def write_agent_code(archive: Archive | None, node_id: int | None, dest: Path) -> Path:
+    """Write a code root (a folder holding `agent/`) for the node's agent, or
+    for the seed agent when `node_id` is None; returns `dest`."""
+    if node_id is None:
+        shutil.copytree(seed_agent_dir(), dest / "agent", ignore=IGNORED_NAMES, dirs_exist_ok=True)
+        return dest
+    if archive is None:
+        raise AgentNotFound(f"node {node_id}'s code is in an archive, but no archive is open to read it from")
+    node = archive.repo.get_node(node_id)
+    if node.commit is None:
+        raise AgentNotFound(f"node {node_id} has no code yet (status {node.status.value}): pick a built node")
+    return archive.code_store(node.run_id).materialize(node.commit, dest)
+
+
 def resolve_agent(name: str, *, archive: Archive | None = None, workdir: Path | None = None) -> AgentSpec:
     """`gold`, `noop`, `seed` or a node id (`12` / `node:12`), as an AgentSpec.
 
@@ -91,49 +104,11 @@ def resolve_agent(name: str, *, archive: Archive | None = None, workdir: Path | 
         return AgentSpec(name)
     dest = workdir or Path(tempfile.mkdtemp(prefix="clade-agent-"))
     if name == "seed":
-        shutil.copytree(seed_agent_dir(), dest / "agent", ignore=_IGNORED, dirs_exist_ok=True)
-        return AgentSpec("seed", code_root=dest)
+        return AgentSpec("seed", code_root=write_agent_code(None, None, dest))
     raw = name.removeprefix("node:")
     if not raw.isdigit():
         raise AgentNotFound(f"unknown agent {name!r}: use gold, noop, seed or a node id (see `clade run tree RUN`)")
     if archive is None:
         raise AgentNotFound(f"agent {name!r} is a node id, but no archive is open to read its code from")
     node_id = int(raw)
-    node = archive.repo.get_node(node_id)
-    if node.commit is None:
-        raise AgentNotFound(f"node {node_id} has no code yet (status {node.status.value}): pick a built node")
-    archive.code_store(node.run_id).materialize(node.commit, dest)
-    return code_agent(dest, name=f"node:{node_id}", node_id=node_id)
-
-
-class TokenSource(Protocol):
-    """Per-evaluation model access: a token accounted to the node and the
-    evaluation, revoked when the agent is done."""
-
-    def access(self, *, node_id: int | None, evaluation_id: int | None) -> ModelAccess: ...
-
-    def revoke(self, access: ModelAccess) -> None: ...
-
-
-@dataclass
-class GatewayTokens:
-    """Tokens from an `llm.gateway.Gateway` (duck-typed: the evaluator does not
-    import `llm`), so that every model call is accounted to its evaluation."""
-
-    gateway: object
-    model: str
-    run_id: int | None = None
-    purpose: str = "solve"
-
-    def access(self, *, node_id: int | None, evaluation_id: int | None) -> ModelAccess:
-        socket = getattr(getattr(self.gateway, "config", None), "socket_path", None)
-        if socket is None:
-            raise AgentNotFound("the gateway listens on no Unix socket, and sandboxes can only reach a socket: "
-                                "set socket_path in its configuration")
-        token = self.gateway.issue_token(  # type: ignore[attr-defined]
-            run_id=self.run_id, node_id=node_id, evaluation_id=evaluation_id, purpose=self.purpose
-        )
-        return ModelAccess(str(socket), self.model, token)
-
-    def revoke(self, access: ModelAccess) -> None:
-        self.gateway.revoke_token(access.token)  # type: ignore[attr-defined]
+    return code_agent(write_agent_code(archive, node_id, dest), name=f"node:{node_id}", node_id=node_id)

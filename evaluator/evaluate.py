@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from evaluator.agents import AgentSpec
 from evaluator.runner import EvalOptions, run_task
@@ -22,6 +22,7 @@ from evaluator.task import Outcome, Task, TaskResult
 
 if TYPE_CHECKING:
     from archive import Archive
+    from archive.repository import ArchiveRepository
 
 OnResult = Callable[[TaskResult], None]
 
@@ -47,18 +48,25 @@ def evaluate_task(
     evaluation = archive.repo.start_evaluation(node_id, task.instance_id, attempt)
     log_dir = archive.home.logs_dir(node.run_id) / f"evaluation-{evaluation.id}"
     result = run_task(task, agent, options, node_id=node_id, evaluation_id=evaluation.id, log_dir=log_dir)
-    archive.repo.finish_evaluation(
-        evaluation.id,
-        result.outcome,
-        duration_s=result.duration_s,
-        reason=result.reason,
-        log_path=result.log_dir,
-        details=result.details(),
-        prompt_tokens=result.prompt_tokens,
-        completion_tokens=result.completion_tokens,
-        cost_usd=result.cost_usd,
-    )
+    record_finished(archive.repo, evaluation.id, result.outcome, duration_s=result.duration_s, reason=result.reason,
+                    log_path=result.log_dir, details=result.details())
     return result
+
+
+def record_finished(repo: ArchiveRepository, evaluation_id: int, outcome: Outcome, *, duration_s: float,
+                    reason: str, log_path: str | None, details: dict[str, Any]) -> None:
+    """Finish an evaluation's row: the one way the engine and `clade eval` both record.
+
+    Tokens and cost are what the gateway accounted to the evaluation (its
+    LLMCall rows, written when the calls were answered), never the agent's
+    own summary.json: that file is the agent's claim, not an account.
+    """
+    calls = repo.llm_calls(evaluation_id=evaluation_id)
+    repo.finish_evaluation(
+        evaluation_id, outcome, duration_s=duration_s, reason=reason, log_path=log_path, details=details,
+        prompt_tokens=sum(c.prompt_tokens for c in calls), completion_tokens=sum(c.completion_tokens for c in calls),
+        cost_usd=sum(c.cost_usd for c in calls),
+    )
 
 
 def evaluate_tasks(

@@ -20,6 +20,7 @@ import threading
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from archive.git import run_git
 from evaluator.errors import BadTask
 
 FIXED_DATE = "2024-01-01T00:00:00+00:00"
@@ -42,11 +43,8 @@ _IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".pytest_cache", ".git
 
 
 def git(repo: Path, *args: str, input: str | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
-    """Run git in `repo` with a neutral identity and config."""
-    env = {**os.environ, **GIT_ENV}
-    return subprocess.run(
-        ["git", *_NEUTRAL_CONFIG, *args], cwd=repo, env=env, input=input, text=True, capture_output=True, check=check
-    )
+    """Run git in `repo` with a neutral identity and config (`archive.git.GitError` on failure with `check`)."""
+    return run_git(repo, *_NEUTRAL_CONFIG, *args, env=GIT_ENV, input=input, check=check)
 
 
 def init_repo(dest: Path, files_from: Path | None = None, *, files: Mapping[str, str] | None = None,

@@ -34,9 +34,14 @@ from typing import TYPE_CHECKING
 
 from archive.errors import CladeError
 from evaluator import gitrepo, grader, grading
-from evaluator.agent_run import REPO_DIR, AgentLimits, ModelAccess, run_agent
-from evaluator.agents import AgentSpec, TokenSource
+from evaluator.agent_run import run_agent
+from evaluator.agents import AgentSpec
+from evaluator.contract import REPO_DIR, AccessIssuer, AgentLimits, ModelAccess
 from evaluator.task import Outcome, Task, TaskResult
+from sandbox.base import Sandbox
+from sandbox.errors import SandboxError
+from sandbox.factory import open_sandbox
+from sandbox.output import first_line, last_line
 
 if TYPE_CHECKING:
     from sandbox.limits import SandboxLimits
@@ -49,14 +54,15 @@ log = logging.getLogger(__name__)
 class EvalOptions:
     """How tasks are run. The defaults suit the built-in benchmark.
 
-    `model` is how code agents reach a model: one fixed `ModelAccess`, or a
-    `TokenSource` (e.g. `GatewayTokens`) that issues a token per evaluation.
+    `model` is how code agents reach a model: one fixed `ModelAccess`, or an
+    `AccessIssuer` (`evolve.model_access.GatewayIssuer`) that issues one per
+    evaluation and revokes it when the agent is done.
     """
 
     agent_limits: AgentLimits = field(default_factory=AgentLimits)  # seconds = the agent's wall clock
     tests_timeout: float | None = None  # None: the task's own test_timeout
     limits: SandboxLimits | None = None  # None: the sandbox's defaults
-    model: ModelAccess | TokenSource | None = None  # required for code agents
+    model: ModelAccess | AccessIssuer | None = None  # required for code agents
     log_root: Path | None = None  # keep per-task logs here; None: logs are discarded
     image: str | None = None  # Clade's sandbox image; None: the current recipe's tag
 
@@ -155,22 +161,12 @@ def run_task(
             (logs / "evaluator-error.txt").write_text(traceback.format_exc())
             log.warning("evaluating %s failed: %s (traceback in %s)", task.instance_id, exc,
                         logs / "evaluator-error.txt")
-            kind = "sandbox" if type(exc).__module__.startswith("sandbox") else "evaluator"
-            return result(Outcome.ERROR, f"{kind} failure: {type(exc).__name__}: {_first_line(str(exc))}")
+            kind = "sandbox" if isinstance(exc, SandboxError) else "evaluator"
+            return result(Outcome.ERROR, f"{kind} failure: {type(exc).__name__}: {first_line(str(exc))}")
 
 
 def _safe(task_id: str) -> str:
     return re.sub(r"[^A-Za-z0-9._-]+", "_", task_id)
-
-
-def _first_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[0][:300] if lines else ""
-
-
-def _last_line(text: str) -> str:
-    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
-    return lines[-1][:300] if lines else "no output"
 
 
 def _base_repo(task: Task, tmp: Path) -> Path | None:
@@ -184,14 +180,7 @@ def _base_repo(task: Task, tmp: Path) -> Path | None:
     return gitrepo.cached(task.source_dir, task.base_commit, task_id=task.instance_id, exclude=task.source_exclude)
 
 
-def _new_sandbox(task: Task, options: EvalOptions, **kwargs: object):  # noqa: ANN202 - DockerSandbox
-    from sandbox.docker_sandbox import DockerSandbox
-
-    image = task.image or options.image
-    return DockerSandbox(image, options.limits, **kwargs)  # type: ignore[arg-type]  # kwargs: llm_socket, env
-
-
-def _place_repo(sb, task: Task, base: Path | None, user: str = "sandbox") -> str:  # noqa: ANN001 - a Sandbox
+def _place_repo(sb: Sandbox, task: Task, base: Path | None, user: str = "sandbox") -> str:
     """Put the base repository where the scripts expect it, owned by `user`; return that path."""
     repo = sandbox_repo_dir(task)
     if base is not None:
@@ -200,7 +189,7 @@ def _place_repo(sb, task: Task, base: Path | None, user: str = "sandbox") -> str
     copied = sb.exec(["bash", "-c", f"mkdir -p {shlex.quote(repo)} && cp -a {shlex.quote(task.repo_dir)}/. "
                       f"{shlex.quote(repo)}"], timeout=600, user=user)
     if not copied.ok:
-        raise CladeError(f"could not copy {task.repo_dir} of image {task.image} to {repo}: {_last_line(copied.output)}")
+        raise CladeError(f"could not copy {task.repo_dir} of image {task.image} to {repo}: {last_line(copied.output) or 'no output'}")
     return repo
 
 
@@ -212,11 +201,11 @@ def _solve(task: Task, agent: AgentSpec, options: EvalOptions, base: Path | None
     if agent.is_reference:
         return _Solved(patch=agent.fixed_patch(task.instance_id, task.patch))
     if options.model is None:
-        raise CladeError(f"agent {agent.name} needs a model: pass a ModelAccess or a TokenSource "
+        raise CladeError(f"agent {agent.name} needs a model: pass a ModelAccess or an AccessIssuer "
                          "(CLI: --llm-socket and --model)")
     assert agent.code_root is not None
     source = None if isinstance(options.model, ModelAccess) else options.model
-    access = options.model if source is None else source.access(
+    access = options.model if source is None else source.issue(
         node_id=node_id if node_id is not None else agent.node_id, evaluation_id=evaluation_id)
     extra_env = {} if base is not None else {"PYTHONPATH": REPO_DIR}
     try:
@@ -242,7 +231,7 @@ def _solve(task: Task, agent: AgentSpec, options: EvalOptions, base: Path | None
     elif solved.patch is None:
         solved.outcome = Outcome.ERROR
         solved.reason = (f"the agent exited with status {ran.exit_code} and wrote no patch.diff: "
-                         f"{_last_line(ran.output)}")
+                         f"{last_line(ran.output) or 'no output'}")
     elif ran.exit_code != 0:
         solved.reason = f"the agent exited with status {ran.exit_code}"
     return solved
@@ -259,7 +248,7 @@ def _grade(task: Task, patch: str, options: EvalOptions, base: Path | None, logs
     """(outcome, reason, tests status, seconds, tampering, set aside) from a fresh sandbox (`evaluator.grader`)."""
     graded = grader.grade_patch(
         task, patch,
-        lambda **kwargs: _new_sandbox(task, options, **kwargs),
+        lambda **kwargs: open_sandbox(task.image or options.image, options.limits, **kwargs),
         lambda sb, user: _place_repo(sb, task, base, user=user),
         tests_timeout=options.tests_timeout or task.test_timeout, logs=logs, base=base,
     )

@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from archive.errors import CladeError
+from evaluator.contract import AgentLimits
 from evolve.policies import POLICIES, make_policy
 from llm.config import BackendConfig
 from sandbox.limits import SandboxLimits
@@ -79,19 +80,25 @@ class BudgetConfig(_Strict):
 
 
 class TimeoutConfig(_Strict):
-    agent_seconds: float = Field(600, gt=0, description="an agent on one task")
+    agent_seconds: float = Field(AgentLimits.seconds, gt=0, description="an agent on one task")
     tests_seconds: float = Field(120, gt=0, description="a task's hidden tests")
     self_improve_seconds: float = Field(900, gt=0, description="the parent agent working on its own code")
     validation_seconds: float = Field(300, gt=0, description="a child's own tests")
 
 
 class AgentConfig(_Strict):
-    """Limits passed to every agent run (as CLADE_AGENT_* variables, which an
-    evolved agent may ignore: the sandbox's wall clock still bounds it)."""
+    """Limits passed to every agent run (evaluator.contract.AgentLimits, whose
+    defaults these are: CLADE_AGENT_* variables, which an evolved agent may
+    ignore — the sandbox's wall clock still bounds it)."""
 
-    max_steps: int = Field(30, gt=0)
-    max_tokens: int = Field(200_000, gt=0)
-    max_answer_tokens: int = Field(1024, gt=0, description="the longest answer asked of the model per turn")
+    max_steps: int = Field(AgentLimits.max_steps, gt=0)
+    max_tokens: int = Field(AgentLimits.max_tokens, gt=0)
+    max_answer_tokens: int = Field(AgentLimits.max_answer_tokens, gt=0,
+                                   description="the longest answer asked of the model per turn")
+
+    def limits(self, seconds: float) -> AgentLimits:
+        """The contract's limits for one agent run of `seconds` wall clock."""
+        return AgentLimits(self.max_steps, self.max_tokens, seconds, self.max_answer_tokens)
 
 
 class FinalConfig(_Strict):

@@ -1,7 +1,8 @@
 """The run engine: decide, persist, dispatch, record — until the budget is spent.
 
 One driver thread owns the archive and the tree's counts; workers only run
-units (evolve.work) and hand back results. Every piece of work is written
+units (evolve.units: evolve.expansion, evolve.evaluation) and hand back
+results. Every piece of work is written
 down before it starts — an expansion as a `building` node, an evaluation as
 a row without an outcome — so a process killed at any moment leaves a
 record of exactly what was under way, and `resume` runs those same rows
@@ -30,23 +31,22 @@ import numpy as np
 from archive import Archive
 from archive.errors import PatchDoesNotApply
 from archive.models import Evaluation, Node, NodeStatus, Outcome, RunStatus
-from evaluator.agent_run import AgentLimits, ModelAccess
-from evolve.config import RunConfig
-from evolve.diagnosis import EntryMaterial
-from evolve.entry import Entry
-from evolve.evaluation import EvaluateResult, EvaluateUnit, run_evaluation
-from evolve.executor import Executor, make_executor
-from evolve.lesson import parent_entry
-from evolve.beta import beta_quantile
-from evolve.final import Belief, best_belief, rank
-from evolve.grades import resolved, success_counts, tree_state
-from evolve.policies import Budget, Evaluate, Expand, make_policy
-from evolve.seed import agent_code
-from evolve.state import TreeState
-from evolve.work import ExpandResult, ExpandUnit, GatewayAccess, pack_code, run_expansion
+from evaluator.agents import write_agent_code
+from evaluator.evaluate import record_finished
+from evaluator.runner import EvalOptions
 from evaluator.task import Task
-from llm.config import Budget as LLMBudget
-from llm.config import GatewayConfig
+from evolve import confirmation
+from evolve.config import RunConfig
+from evolve.evaluation import run_evaluation
+from evolve.executor import Executor, make_executor
+from evolve.expansion import run_expansion
+from evolve.final import Belief, best_belief, rank
+from evolve.grades import resolved, tree_state
+from evolve.lesson import parent_entry
+from evolve.policies import Budget, Evaluate, Expand, make_policy
+from evolve.run_gateway import RunGateway
+from evolve.state import TreeState
+from evolve.units import EvaluateResult, EvaluateUnit, ExpandResult, ExpandUnit, pack_code
 from llm.gateway import Gateway
 from sandbox.client import get_client
 from sandbox.errors import DockerUnavailable, ImageMissing
@@ -92,11 +92,8 @@ class RunEngine:
         self.all_tasks = {**self.tasks, **self.held_out}
         self.policy = make_policy(config.policy.name, **config.policy.params)
         self.executor = executor or make_executor(config, archive)
-        self._own_gateway = gateway is None
-        self._socket_dir: tempfile.TemporaryDirectory[str] | None = None
-        self.gateway = gateway or self._start_gateway()
-        if hasattr(self.executor, "attach_gateway"):  # a remote executor opens a way to it for its workers
-            self.executor.attach_gateway(self.gateway)
+        self.gateway = RunGateway(config, self.repo, run_id, gateway)
+        self.executor.attach_gateway(self.gateway.gateway)
         self.on_progress = on_progress
         self.logs = archive.home.logs_dir(run_id)
         self.in_flight: dict[Future, tuple[str, int]] = {}
@@ -105,18 +102,6 @@ class RunEngine:
         self.state = self._load_state()
 
     # -- set-up ---------------------------------------------------------------
-    def _start_gateway(self) -> Gateway:
-        # A short private folder: Unix socket paths are limited to 107 bytes.
-        self._socket_dir = tempfile.TemporaryDirectory(prefix="clade-gw-")
-        Path(self._socket_dir.name).chmod(0o755)  # the sandbox user must reach the socket
-        budget = self.config.budget
-        config = GatewayConfig(
-            backends=self.config.models.backends,
-            socket_path=Path(self._socket_dir.name) / "llm.sock",
-            run_budget=LLMBudget(tokens=budget.tokens, usd=budget.usd),
-        )
-        return Gateway(config, repo=self.repo).start()
-
     def _load_state(self) -> TreeState:
         nodes = [(n.id, n.parent_id, n.status == NodeStatus.VALID) for n in self.repo.list_nodes(self.run_id)]
         return tree_state(list(self.tasks), nodes, self.repo.run_evaluations(self.run_id))
@@ -127,7 +112,7 @@ class RunEngine:
         self._event("run_started" if run.evaluations_count == 0 and run.nodes_count <= 1 else "run_resumed")
         started = time.monotonic()
         try:
-            if getattr(self.executor, "runs_here", True):  # remote workers reap their own machines
+            if self.executor.runs_here:  # remote workers reap their own machines
                 reap_orphans(get_client())  # sandboxes of a process that died driving this run
             self._redo_pending()
             stop = False
@@ -208,54 +193,38 @@ class RunEngine:
         assert node.parent_id is not None
         entry, material = self._entry(node)
         self.repo.update_node(node.id, status=NodeStatus.BUILDING, entry_task=entry.label)
-        with tempfile.TemporaryDirectory(prefix="clade-parent-") as tmp:
-            code = pack_code(agent_code(self.archive, node.parent_id, Path(tmp)))
-        models, timeouts = self.config.models, self.config.timeouts
+        models, timeouts, issuer = self.config.models, self.config.timeouts, self.gateway.issuer
         unit = ExpandUnit(
-            run_id=self.run_id, node_id=node.id, parent_id=node.parent_id, parent_code=code, entry=entry,
-            material=material,
-            gateway=GatewayAccess(
-                socket_path=str(self.gateway.config.socket_path),
-                diagnosis_model=models.diagnosis,
-                diagnosis_token=self._token(node.id, None, "diagnosis"),
-                self_improve=ModelAccess(str(self.gateway.config.socket_path), models.self_improve,
-                                         self._token(node.id, None, "self_improve")),
-                diagnosis_max_tokens=models.diagnosis_max_tokens,
-            ),
+            run_id=self.run_id, node_id=node.id, parent_id=node.parent_id, parent_code=self._packed_code(node.parent_id),
+            entry=entry, material=material,
+            diagnosis=issuer.grant("diagnosis", models.diagnosis, node_id=node.id),
+            self_improve=issuer.grant("self_improve", models.self_improve, node_id=node.id),
             limits=self.config.sandbox,
-            agent_limits=self._agent_limits(timeouts.self_improve_seconds),
+            agent_limits=self.config.agent.limits(timeouts.self_improve_seconds),
             validation_seconds=timeouts.validation_seconds,
             diagnosis_max_chars=models.diagnosis_max_chars,
+            diagnosis_max_tokens=models.diagnosis_max_tokens,
             prompts_dir=str(self.config.prompts.folder) if self.config.prompts.folder else None,
         )
         self._event("expansion_started", {"node_id": node.id, "parent_id": node.parent_id, "entry": entry.label})
         self.in_flight[self.executor.submit(run_expansion, unit)] = ("expand", node.id)
 
     def _dispatch_evaluation(self, evaluation: Evaluation) -> None:
-        with tempfile.TemporaryDirectory(prefix="clade-agent-") as tmp:
-            code = pack_code(agent_code(self.archive, evaluation.node_id, Path(tmp)))
-        unit = EvaluateUnit(
-            evaluation_id=evaluation.id,
-            node_id=evaluation.node_id,
-            task=self.all_tasks[evaluation.task_id],
-            agent_code=code,
-            access=ModelAccess(str(self.gateway.config.socket_path), self.config.models.solve,
-                               self._token(evaluation.node_id, evaluation.id, "solve")),
-            limits=self.config.sandbox,
-            agent_limits=self._agent_limits(self.config.timeouts.agent_seconds),
-            tests_seconds=self.config.timeouts.tests_seconds,
-        )
+        access = self.gateway.issuer.grant("solve", self.config.models.solve, node_id=evaluation.node_id,
+                                           evaluation_id=evaluation.id)
+        options = EvalOptions(agent_limits=self.config.agent.limits(self.config.timeouts.agent_seconds),
+                              tests_timeout=self.config.timeouts.tests_seconds, limits=self.config.sandbox,
+                              model=access)
+        unit = EvaluateUnit(evaluation_id=evaluation.id, node_id=evaluation.node_id,
+                            task=self.all_tasks[evaluation.task_id],
+                            agent_code=self._packed_code(evaluation.node_id), options=options)
         self._event("evaluation_started", {"evaluation_id": evaluation.id, "node_id": evaluation.node_id,
                                            "task_id": evaluation.task_id})
         self.in_flight[self.executor.submit(run_evaluation, unit)] = ("evaluate", evaluation.id)
 
-    def _agent_limits(self, seconds: float) -> AgentLimits:
-        agent = self.config.agent
-        return AgentLimits(agent.max_steps, agent.max_tokens, seconds, agent.max_answer_tokens)
-
-    def _token(self, node_id: int, evaluation_id: int | None, purpose: str) -> str:
-        return self.gateway.issue_token(run_id=self.run_id, node_id=node_id, evaluation_id=evaluation_id,
-                                        purpose=purpose)
+    def _packed_code(self, node_id: int) -> bytes:
+        with tempfile.TemporaryDirectory(prefix="clade-agent-") as tmp:
+            return pack_code(write_agent_code(self.archive, node_id, Path(tmp)))
 
     def _entry(self, node: Node) -> tuple[Entry, EntryMaterial]:
         """The parent's failure this expansion learns from (kept on resume)."""
@@ -295,13 +264,8 @@ class RunEngine:
                                     f"the evaluation crashed: {type(error).__name__}: {error}")
         folder = self._write_logs(f"evaluation-{evaluation_id}", result.logs)
         self.gateway.flush()
-        calls = self.repo.llm_calls(run_id=self.run_id, evaluation_id=evaluation_id)
-        self.repo.finish_evaluation(
-            evaluation_id, result.outcome, duration_s=result.duration_s, reason=result.reason,
-            log_path=str(folder), details=result.details,
-            prompt_tokens=sum(c.prompt_tokens for c in calls), completion_tokens=sum(c.completion_tokens for c in calls),
-            cost_usd=sum(c.cost_usd for c in calls),
-        )
+        record_finished(self.repo, evaluation_id, result.outcome, duration_s=result.duration_s, reason=result.reason,
+                        log_path=str(folder), details=result.details)
         if evaluation.task_id in self.tasks:
             self.state.record(evaluation.node_id, evaluation.task_id, bool(resolved(result.outcome)))
         self._event("evaluation_finished", {"evaluation_id": evaluation_id, "node_id": evaluation.node_id,
@@ -334,24 +298,13 @@ class RunEngine:
         return RunStatus.FINISHED
 
     def _confirm(self, candidates: list[Belief]) -> Belief | None:
-        """Evaluate the top candidates on the held-out tasks and choose among
-        them by those results alone (the search's own results are biased
-        upwards: they are what it selected on)."""
+        """The best of `candidates` on the held-out tasks (evolve.confirmation)."""
         self._event("confirmation_started", {"candidates": [c.node_id for c in candidates]})
-        for candidate in candidates:
-            started = {e.task_id for e in self.repo.node_evaluations(candidate.node_id)}
-            for task_id in self.held_out:
-                if task_id not in started:
-                    self._dispatch_evaluation(self.repo.start_evaluation(candidate.node_id, task_id))
+        for node_id, task_id in confirmation.owed(self.repo, candidates, self.held_out):
+            self._dispatch_evaluation(self.repo.start_evaluation(node_id, task_id))
         while self.in_flight:
             self._record_some()
-        confirmed = []
-        for candidate in candidates:
-            wins, total = success_counts(e.outcome for e in self.repo.node_evaluations(candidate.node_id)
-                                         if e.task_id in self.held_out)
-            lower = beta_quantile(self.config.final.quantile, 1 + wins, 1 + total - wins)
-            confirmed.append(Belief(candidate.node_id, wins, total, lower))
-        return max(confirmed, key=lambda b: (b.lower, b.total), default=None)
+        return confirmation.confirmed_best(self.repo, candidates, self.held_out, self.config.final.quantile)
 
     def _drain(self) -> None:
         """Wait for work under way and record what finished (a fatal error
@@ -369,10 +322,7 @@ class RunEngine:
 
     def close(self) -> None:
         self.executor.shutdown()
-        if self._own_gateway:
-            self.gateway.stop()
-        if self._socket_dir is not None:
-            self._socket_dir.cleanup()
+        self.gateway.stop()
 
     # -- events and progress ----------------------------------------------------
     def _event(self, kind: str, payload: dict[str, Any] | None = None) -> None:

@@ -1,11 +1,6 @@
 """Where work units run. `local`: a thread pool in this process (each unit
 drives its own Docker sandboxes). `ray` (evolve.ray_executor): Ray tasks on
-the nodes of a cluster, each with its own Docker; same units, same futures.
-
-An executor may also have `attach_gateway(gateway)` (called once the run's
-gateway listens: a remote executor opens a way to it for its workers) and
-`runs_here` (False when units run in other processes, whose sandboxes this
-process does not own)."""
+the nodes of a cluster, each with its own Docker; same units, same futures."""
 
 from __future__ import annotations
 
@@ -16,10 +11,18 @@ from typing import TYPE_CHECKING, Any, Protocol
 if TYPE_CHECKING:
     from archive import Archive
     from evolve.config import RunConfig
+    from evolve.units import Unit
+    from llm.gateway import Gateway
 
 
 class Executor(Protocol):
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future: ...
+    # False when units run in other processes, whose sandboxes this process does not own.
+    runs_here: bool
+
+    def attach_gateway(self, gateway: Gateway) -> None:
+        """Called once the run's gateway listens: a remote executor opens a way to it for its workers."""
+
+    def submit(self, fn: Callable[..., Any], unit: Unit, /) -> Future: ...
 
     def shutdown(self) -> None: ...
 
@@ -27,11 +30,14 @@ class Executor(Protocol):
 class LocalExecutor:
     runs_here = True
 
+    def attach_gateway(self, gateway: Gateway) -> None:
+        """Units run here, where the gateway's socket already is."""
+
     def __init__(self, workers: int) -> None:
         self._pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="clade-worker")
 
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
-        return self._pool.submit(fn, *args)
+    def submit(self, fn: Callable[..., Any], unit: Unit, /) -> Future:
+        return self._pool.submit(fn, unit)
 
     def shutdown(self) -> None:
         self._pool.shutdown(wait=True, cancel_futures=True)

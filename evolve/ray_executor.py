@@ -33,7 +33,6 @@ expansion's logs["worker.json"]).
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import logging
 import os
@@ -48,7 +47,7 @@ from typing import TYPE_CHECKING, Any
 
 from archive.errors import CladeError
 from evolve.relay import BridgeLink, GatewayBridge, ensure_relay
-from evolve.work import pack_code, unpack_code
+from evolve.units import Unit, pack_code, unpack_code
 from sandbox.errors import DockerUnavailable, ImageMissing
 
 if TYPE_CHECKING:
@@ -156,13 +155,9 @@ class RayExecutor:
         log.info("workers reach the gateway through %s", self.link.address)
 
     # -- units ---------------------------------------------------------------------
-    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future:
-        unit = args[0] if args else None
-        task = getattr(unit, "task", None)
-        source = getattr(task, "source_dir", None)
-        prompts = getattr(unit, "prompts_dir", None)
+    def submit(self, fn: Callable[..., Any], unit: Unit, /) -> Future:
         options: dict[str, Any] = {
-            "name": unit_name(fn, unit),
+            "name": unit.name,
             "num_cpus": self.settings.task_cpus,
             "max_retries": self.settings.max_retries,
             "retry_exceptions": list(RETRIED_ERRORS),
@@ -170,11 +165,10 @@ class RayExecutor:
         }
         if self.settings.resources:
             options["resources"] = dict(self.settings.resources)
-        ref = self._remote.options(**options).remote(
-            fn, self.link, args,
-            self._ship(source) if source is not None else None,
-            self._ship(prompts) if prompts else None,
-        )
+        folders = unit.folders()
+        # Object refs as top-level arguments: Ray hands the worker their bytes (not so inside a container).
+        ref = self._remote.options(**options).remote(fn, self.link, unit, list(folders),
+                                                     *(self._ship(folder) for folder in folders.values()))
         future = ref.future()
         with self._lock:
             self._refs[future] = ref
@@ -228,51 +222,19 @@ def _probe(address: str, timeout: float = 10.0) -> None:
         ) from None
 
 
-def unit_name(fn: Callable[..., Any], unit: Any) -> str:
-    if hasattr(unit, "evaluation_id"):
-        return f"clade-evaluate-{unit.evaluation_id}"
-    if hasattr(unit, "node_id"):
-        return f"clade-expand-{unit.node_id}"
-    return f"clade-{getattr(fn, '__name__', 'unit')}"
-
-
 # -- on the worker ---------------------------------------------------------------------
-def _run_unit(fn: Callable[..., Any], link: BridgeLink | None, args: tuple, task_files: bytes | None,
-              prompt_files: bytes | None) -> Any:
-    """One unit on a Ray worker: local paths for what travelled, the relay for the gateway."""
+def _run_unit(fn: Callable[..., Any], link: BridgeLink | None, unit: Unit, names: list[str], *packed: bytes) -> Any:
+    """One unit on a Ray worker: local paths for the folders that travelled, the relay for the gateway."""
     started = time.monotonic()
     _reap_dead_sandboxes()
     with tempfile.TemporaryDirectory(prefix="clade-unit-") as tmp:
-        args = tuple(args)
-        if args:
-            unit = args[0]
-            if link is not None:
-                unit = retarget(unit, ensure_relay(link))
-            if task_files is not None:
-                source = unpack_code(task_files, Path(tmp) / "task")
-                unit = dataclasses.replace(unit, task=unit.task.model_copy(update={"source_dir": source}))
-            if prompt_files is not None:
-                unit = dataclasses.replace(unit, prompts_dir=str(unpack_code(prompt_files, Path(tmp) / "prompts")))
-            args = (unit, *args[1:])
-        result = fn(*args)
+        if link is not None:
+            unit = unit.at_socket(ensure_relay(link))
+        if names:
+            unit = unit.with_folders({name: str(unpack_code(data, Path(tmp) / name)) for name, data in zip(names, packed)})
+        result = fn(unit)
     _stamp(result, time.monotonic() - started)
     return result
-
-
-def retarget(obj: Any, socket_path: str) -> Any:
-    """A copy of a unit whose every gateway `socket_path` (at any depth) is `socket_path`."""
-    if not dataclasses.is_dataclass(obj) or isinstance(obj, type):
-        return obj
-    changes = {}
-    for field in dataclasses.fields(obj):
-        value = getattr(obj, field.name)
-        if field.name == "socket_path" and isinstance(value, str):
-            changes[field.name] = socket_path
-        else:
-            moved = retarget(value, socket_path)
-            if moved is not value:
-                changes[field.name] = moved
-    return dataclasses.replace(obj, **changes) if changes else obj
 
 
 def worker_info(seconds: float | None = None) -> dict[str, Any]:

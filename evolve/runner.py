@@ -20,7 +20,7 @@ from archive.errors import CladeError
 from archive.models import Run, RunStatus
 from evolve.config import RunConfig, validate_config
 from evolve.engine import Progress, RunEngine
-from evolve.seed import seed_agent_dir
+from evaluator.agents import seed_agent_dir
 from evolve.tasks import load_held_out, load_tasks
 
 FINAL = {RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELLED}

@@ -15,10 +15,14 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from sandbox.docker_sandbox import DockerSandbox
+from evaluator.contract import BASE_URL_ENV, MODEL_ENV, OUTPUTS, TOKEN_ENV, agent_argv, read_outputs
+from sandbox.base import ExecResult, Sandbox
+from sandbox.factory import open_sandbox
 from sandbox.limits import SandboxLimits
+from sandbox.output import last_line
 
 CODE_DIR = "/workspace/code"
+CONTRACT_DIR = "/tmp/contract"
 
 # A stand-in model for the contract check: standard library only, loopback.
 STAND_IN_MODEL = r'''
@@ -48,14 +52,12 @@ mkdir -p /tmp/contract/repo && cd /tmp/contract/repo && git init -q && echo 'x =
 echo 'Make x equal 2.' > /tmp/contract/problem.md
 cd {code}
 for i in 1 2 3 4 5 6 7 8 9 10; do python3 -c 'import socket; socket.create_connection(("127.0.0.1", 18765))' 2>/dev/null && break; sleep 0.2; done
-CLADE_LLM_BASE_URL=http://127.0.0.1:18765/v1 CLADE_MODEL=stand-in CLADE_LLM_TOKEN=check \
-  python -m agent --problem /tmp/contract/problem.md --repo /tmp/contract/repo --out /tmp/contract/out
+{base_url}=http://127.0.0.1:18765/v1 {model}=stand-in {token}=check {argv}
 status=$?
 kill $model 2>/dev/null
 exit $status
-""".format(code=CODE_DIR)
-
-OUTPUTS = ("patch.diff", "trajectory.jsonl", "summary.json")
+""".format(code=CODE_DIR, base_url=BASE_URL_ENV, model=MODEL_ENV, token=TOKEN_ENV,
+           argv=" ".join(agent_argv(CONTRACT_DIR + "/problem.md", CONTRACT_DIR + "/repo", CONTRACT_DIR + "/out")))
 
 
 @dataclass(frozen=True)
@@ -70,29 +72,24 @@ def validate_agent(code_root: Path, limits: SandboxLimits | None = None, timeout
     """Run the three checks on the agent in `code_root/agent` inside a fresh sandbox."""
     logs: list[str] = []
 
-    def step(sb: DockerSandbox, command: str, seconds: float):
+    def step(sb: Sandbox, command: str, seconds: float) -> ExecResult:
         result = sb.exec(["bash", "-c", command], timeout=seconds, workdir=CODE_DIR)
         logs.append(f"$ {command}\n{result.output}\n[exit {result.exit_code}{', timed out' if result.timed_out else ''}]")
         return result
 
-    with DockerSandbox(limits=limits) as sb:
+    with open_sandbox(limits=limits) as sb:
         sb.copy_in(code_root / "agent", f"{CODE_DIR}/agent")
         compiled = step(sb, "python -m compileall -q agent", 60)
         if not compiled.ok:
-            return ValidationResult(False, "compile", _last_line(compiled.output, "does not compile"), "\n".join(logs))
+            return ValidationResult(False, "compile", _failed("does not compile", compiled), "\n".join(logs))
         tests = step(sb, "python -m pytest -q -p no:cacheprovider agent/tests", timeout)
         if tests.timed_out:
             return ValidationResult(False, "tests", f"its own tests did not finish in {timeout:.0f} s", "\n".join(logs))
         if not tests.ok:
-            return ValidationResult(False, "tests", _last_line(tests.output, "its own tests fail"), "\n".join(logs))
+            return ValidationResult(False, "tests", _failed("its own tests fail", tests), "\n".join(logs))
         sb.write_file("/tmp/stand_in_model.py", STAND_IN_MODEL)
         contract = step(sb, CONTRACT_SCRIPT, 120)
-        written = {}
-        for name in OUTPUTS:
-            try:
-                written[name] = sb.read_file(f"/tmp/contract/out/{name}")
-            except Exception:  # noqa: BLE001 - a missing file is the finding, whatever the error type
-                pass
+        written = read_outputs(sb, f"{CONTRACT_DIR}/out")
         missing = [n for n in OUTPUTS if n not in written]
         if contract.timed_out or missing:
             why = "did not exit in 120 s" if contract.timed_out else f"did not write {', '.join(missing)}"
@@ -104,6 +101,6 @@ def validate_agent(code_root: Path, limits: SandboxLimits | None = None, timeout
     return ValidationResult(True, "passed", "compiles, its tests pass, contract kept", "\n".join(logs))
 
 
-def _last_line(output: str, fallback: str) -> str:
-    lines = [line.strip() for line in output.strip().splitlines() if line.strip()]
-    return f"{fallback}: {lines[-1][:300]}" if lines else fallback
+def _failed(what: str, result: ExecResult) -> str:
+    line = last_line(result.output)
+    return f"{what}: {line}" if line else what

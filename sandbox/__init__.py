@@ -3,7 +3,9 @@
 The names other rooms use, importable from here (lazily, so that importing
 `sandbox.limits` for a config does not pull in the Docker SDK):
 
-* `DockerSandbox` / `Sandbox` / `ExecResult` / `CopyReport`: run commands and move files;
+* `open_sandbox()`: a started sandbox, typed as the `Sandbox` interface (the
+  one way other rooms get one); `ExecResult` / `CopyReport`: what it answers;
+  `DockerSandbox`: the implementation, for this room and its tests;
 * `SandboxLimits`: the limits model a run config embeds;
 * `runtime_image_tag()`: the image sandboxes run; `build_image()`: make it;
 * `reap_orphans()`: remove containers of dead processes;
@@ -23,7 +25,8 @@ _EXPORTS = {
     "ExecResult": "sandbox.base",
     "CopyReport": "sandbox.base",
     "DockerSandbox": "sandbox.docker_sandbox",
-    "LLM_SOCKET_PATH": "sandbox.docker_sandbox",
+    "open_sandbox": "sandbox.factory",
+    "LLM_SOCKET_PATH": "sandbox.recipe",
     "SandboxLimits": "sandbox.limits",
     "runtime_image_tag": "sandbox.recipe",
     "SandboxError": "sandbox.errors",

@@ -60,7 +60,7 @@ class Sandbox(abc.ABC):
 
     Use it as a context manager so that it is closed on every exit path::
 
-        with DockerSandbox() as sb:
+        with open_sandbox() as sb:  # sandbox.factory
             sb.write_file("main.py", "print('hi')")
             result = sb.exec(["python3", "main.py"], timeout=30)
 

@@ -64,7 +64,7 @@ from sandbox.output import HeadTail
 
 log = logging.getLogger(__name__)
 
-LLM_SOCKET_PATH = f"{recipe.SOCKET_DIR}/llm.sock"
+LLM_SOCKET_PATH = recipe.LLM_SOCKET_PATH
 EXEC_USER = f"{recipe.SANDBOX_UID}:{recipe.SANDBOX_UID}"
 # The users a command or a file transfer may run as (see `Sandbox.exec`).
 USERS = {"sandbox": EXEC_USER, "grader": f"{recipe.GRADER_UID}:{recipe.GRADER_UID}"}

@@ -44,3 +44,19 @@ class HeadTail:
         dropped = self.total - len(self._head) - len(tail)
         marker = f"\n[clade: {dropped} bytes of output dropped]\n".encode()
         return bytes(self._head) + marker + tail
+
+
+def _lines(text: str) -> list[str]:
+    return [line.strip() for line in text.strip().splitlines() if line.strip()]
+
+
+def first_line(text: str, limit: int = 300) -> str:
+    """The first non-blank line of a command's output, cut to `limit` characters ("" if none)."""
+    lines = _lines(text)
+    return lines[0][:limit] if lines else ""
+
+
+def last_line(text: str, limit: int = 300) -> str:
+    """The last non-blank line (where a failing command usually says why), cut to `limit` ("" if none)."""
+    lines = _lines(text)
+    return lines[-1][:limit] if lines else ""

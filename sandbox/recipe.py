@@ -59,6 +59,7 @@ HOME = "/home/agent"
 WORKSPACE = "/workspace"
 VENV = "/opt/venv"
 SOCKET_DIR = "/run/clade"
+LLM_SOCKET_PATH = f"{SOCKET_DIR}/llm.sock"  # where the gateway's socket appears inside a sandbox
 PATH = f"{VENV}/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 BASE_REPOSITORY = "clade-sandbox-base"

@@ -75,9 +75,9 @@ def sandbox_image() -> str:
 @pytest.fixture
 def seed_code(tmp_path: Path) -> Path:
     """A code root holding a copy of the real seed agent (`agent/`)."""
-    from evolve.seed import agent_code
+    from evaluator.agents import write_agent_code
 
-    return agent_code(None, None, tmp_path / "code")
+    return write_agent_code(None, None, tmp_path / "code")
 
 
 @pytest.fixture(scope="session")

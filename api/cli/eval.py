@@ -67,24 +67,26 @@ def summarize(results: list[Any], wall_s: float) -> dict[str, Any]:
 
 
 @contextlib.contextmanager
-def _model_access(agent_is_code: bool, llm_socket: Path | None, model: str, token: str,
-                  workdir: Path) -> Iterator[Any]:
-    """A fixed socket (`--llm-socket`), or an in-process gateway to the configured backends."""
+def _model_access(agent_is_code: bool, llm_socket: Path | None, model: str, token: str, workdir: Path,
+                  archive: Any = None, run_id: int | None = None) -> Iterator[Any]:
+    """A fixed socket (`--llm-socket`), or an in-process gateway to the configured backends
+    (accounting every call in the archive, when one is open, as the engine's gateway does)."""
     if not agent_is_code:
         yield None
         return
-    from evaluator.agent_run import ModelAccess
+    from evaluator.contract import ModelAccess
 
     if llm_socket is not None:
         yield ModelAccess(str(llm_socket), model, token)
         return
-    from evaluator.agents import GatewayTokens
+    from evolve.model_access import GatewayIssuer
     from llm.config import GatewayConfig
     from llm.gateway import Gateway
 
-    gateway = Gateway(GatewayConfig(socket_path=workdir / "llm.sock")).start()
+    gateway = Gateway(GatewayConfig(socket_path=workdir / "llm.sock"),
+                      repo=archive.repo if archive is not None else None).start()
     try:
-        yield GatewayTokens(gateway, model)
+        yield GatewayIssuer(gateway, run_id).for_evaluations(model)
     finally:
         gateway.stop()
 
@@ -158,7 +160,8 @@ def eval_command(
         node_id = int(agent.removeprefix("node:")) if agent.removeprefix("node:").isdigit() else None
     with tempfile.TemporaryDirectory(prefix="clade-eval-cli-") as tmp:
         spec = fixed_spec or resolve_agent(agent, archive=archive, workdir=Path(tmp) / "code")
-        with _model_access(not spec.is_reference, llm_socket, model, llm_token, Path(tmp)) as access:
+        run_id = archive.repo.get_node(node_id).run_id if archive is not None and node_id is not None else None
+        with _model_access(not spec.is_reference, llm_socket, model, llm_token, Path(tmp), archive, run_id) as access:
             options = EvalOptions(
                 agent_limits=AgentLimits(seconds=agent_timeout), tests_timeout=tests_timeout, model=access,
                 log_root=out_dir / "tasks",

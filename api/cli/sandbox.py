@@ -18,7 +18,7 @@ from rich.table import Table
 
 from sandbox import attacks, image, reaper, recipe
 from sandbox.client import get_client
-from sandbox.docker_sandbox import DockerSandbox
+from sandbox.factory import open_sandbox
 from sandbox.errors import SandboxError
 from sandbox.limits import SandboxLimits
 
@@ -89,7 +89,7 @@ def run_command(
         problem = exc.errors()[0]
         option = {"exec_timeout": "timeout", "lifetime": "timeout"}.get(str(problem["loc"][0]), problem["loc"][0])
         raise SandboxError(f"--{option}: {problem['msg'].removeprefix('Value error, ')}") from None
-    with DockerSandbox(image_tag, limits) as sb:
+    with open_sandbox(image_tag, limits) as sb:
         result = sb.exec(cmd, timeout=timeout)
     sys.stdout.write(result.output)
     sys.stdout.flush()

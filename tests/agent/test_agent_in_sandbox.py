@@ -11,12 +11,13 @@ from pathlib import Path
 import pytest
 
 from archive import Archive
-from evaluator.agent_run import AgentLimits, ModelAccess, run_agent
+from evaluator.agent_run import run_agent
+from evaluator.contract import AgentLimits, ModelAccess
 from llm.config import LOCAL_MODEL_NAME, BackendConfig, GatewayConfig
 from llm.gateway import Gateway
-from llm.script import Reply
-from llm.scripted_server import ScriptedServer
 from sandbox.docker_sandbox import DockerSandbox
+from tests.support.script import Reply
+from tests.support.scripted_server import ScriptedServer
 
 HIDDEN_TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from archive import Archive, NodeStatus, Outcome, RunStatus
 from evolve.config import validate_config
-from evolve.seed import agent_code, seed_agent_dir
+from evaluator.agents import seed_agent_dir, write_agent_code
 
 TASKS = ["cachekit__lru-get-refreshes", "cachekit__lru-update-existing-key", "cachekit__memoize-kwargs"]
 PROPOSAL = {
@@ -27,7 +27,7 @@ PROPOSAL = {
 
 def prompt_patch(archive: Archive, parent_id: int, sentence: str) -> str:
     with tempfile.TemporaryDirectory() as tmp:
-        code = agent_code(archive, parent_id, Path(tmp))
+        code = write_agent_code(archive, parent_id, Path(tmp))
         before = (code / "agent" / "prompts.py").read_text()
     after = before + f'\nSYSTEM += "\\n{sentence}"\n'
     lines = difflib.unified_diff(before.splitlines(True), after.splitlines(True),

@@ -2,7 +2,7 @@
 
 The sandbox image comes from the session fixture `sandbox_image`
 (tests/conftest.py); the scripted model server is helper B's
-`llm.scripted_server`, listening on a Unix socket a sandbox can mount.
+`tests.support.scripted_server`, listening on a Unix socket a sandbox can mount.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator.agent_run import ModelAccess
+from evaluator.contract import ModelAccess
 
 FIXTURES = Path(__file__).parent / "fixtures"
 
@@ -29,7 +29,7 @@ def polyglot_root() -> Path:
 @pytest.fixture
 def scripted_model(tmp_path: Path) -> Iterator[callable]:
     """Start a scripted model server on a Unix socket; returns (server, ModelAccess)."""
-    from llm.scripted_server import ScriptedServer
+    from tests.support.scripted_server import ScriptedServer
 
     servers = []
 

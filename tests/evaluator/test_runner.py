@@ -140,7 +140,7 @@ def test_agent_cannot_shadow_the_hidden_tests(options, scripted_model, tmp_path)
 def test_seed_agent_with_a_scripted_model_resolves_a_task(options, scripted_model, tmp_path) -> None:
     """The real seed agent, in the sandbox, through the mounted socket, fixes a real bug."""
     from evaluator import resolve_agent
-    from llm.script import Reply
+    from tests.support.script import Reply
 
     fix = "sed -i 's/slug = slug\\[:max_length\\]$/slug = slug[:max_length].rstrip(sep)/' textkit/slug.py"
     server, access = scripted_model([

@@ -10,8 +10,8 @@ import pytest
 
 from evaluator.benchmarks import builtin
 from evolve.config import RunConfig, validate_config
-from llm.scripted_server import ScriptedServer
 from tests.evolve.scripted_world import make_responder
+from tests.support.scripted_server import ScriptedServer
 
 TASK_IDS = [
     "cachekit__lru-get-refreshes",

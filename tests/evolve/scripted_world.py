@@ -1,6 +1,6 @@
 """A scripted model that makes evolution observable, for the engine tests.
 
-It speaks the real OpenAI protocol (llm.scripted_server) and plays three
+It speaks the real OpenAI protocol (tests.support.scripted_server) and plays three
 roles, told apart by the prompts the platform and the agent send:
 
 - diagnosis: answers a valid JSON proposal ("tell the agent to be careful");
@@ -19,7 +19,7 @@ from __future__ import annotations
 import json
 
 from evaluator.task import Task
-from llm.script import ChatRequest, Reply
+from tests.support.script import ChatRequest, Reply
 
 CAREFUL = "Be careful."
 PROPOSAL = {

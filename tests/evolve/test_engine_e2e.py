@@ -12,10 +12,11 @@ import pytest
 
 from archive import Archive, NodeStatus, Outcome, RunStatus
 from archive.export import MANIFEST_NAME, export_node
-from evaluator.agent_run import AgentLimits, ModelAccess
+from evaluator.contract import AgentLimits, ModelAccess
+from evaluator.runner import EvalOptions
 from evolve.evaluation import EvaluateUnit, run_evaluation
 from evolve.runner import create_run, drive
-from evolve.work import pack_code
+from evolve.units import pack_code
 from llm.config import BackendConfig, GatewayConfig
 from llm.gateway import Gateway
 from tests.evolve.conftest import engine_config
@@ -82,7 +83,7 @@ def test_a_run_grows_validates_evaluates_and_exports(
         token = gateway.issue_token(run_id=run.id, purpose="solve")
         result = run_evaluation(EvaluateUnit(
             evaluation_id=0, node_id=final.best_node_id, task=engine_tasks[0], agent_code=pack_code(unpacked),
-            access=ModelAccess(str(socket_dir / "llm.sock"), "local", token), limits=config.sandbox,
-            agent_limits=AgentLimits(max_steps=5, seconds=120), tests_seconds=60,
+            options=EvalOptions(model=ModelAccess(str(socket_dir / "llm.sock"), "local", token), limits=config.sandbox,
+                                agent_limits=AgentLimits(max_steps=5, seconds=120), tests_timeout=60),
         ))
     assert result.outcome == Outcome.RESOLVED, result.reason

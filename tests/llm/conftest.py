@@ -15,8 +15,8 @@ import pytest
 from archive.repository import ArchiveRepository
 from llm.config import BackendConfig, GatewayConfig
 from llm.gateway import Gateway
-from llm.scripted_server import ScriptedServer
 from llm.uds import http_client
+from tests.support.scripted_server import ScriptedServer
 
 
 @pytest.fixture

@@ -9,9 +9,9 @@ import httpx
 from archive import Archive
 from llm.config import Budget
 from llm.gateway import Gateway
-from llm.script import Reply, Script
-from llm.scripted_server import ScriptedServer
 from tests.llm.conftest import GatewayFactory, ask, caller, scripted_backend
+from tests.support.script import Reply, Script
+from tests.support.scripted_server import ScriptedServer
 
 CALLERS = 8
 # Fixed usage (15 tokens a call), and a small delay so that calls overlap.

@@ -15,9 +15,9 @@ import pytest
 from archive import CladeHome, open_archive
 from llm.convert_gguf import CHAT_TEMPLATE
 from llm.local_server import ServerState, state_path, status, stop
-from llm.script import Reply, Script
-from llm.scripted_server import ScriptedServer
 from llm.tokens import TOKEN_PREFIX, TokenRegistry
+from tests.support.script import Reply, Script
+from tests.support.scripted_server import ScriptedServer
 
 CLADE = str(Path(sys.executable).with_name("clade"))
 

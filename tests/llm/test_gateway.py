@@ -11,9 +11,9 @@ import pytest
 
 from archive import Archive
 from llm.config import Budget, GatewayConfig
-from llm.script import ChatRequest, Reply, Script
-from llm.scripted_server import ScriptedServer
 from tests.llm.conftest import GatewayFactory, ask, caller, scripted_backend
+from tests.support.script import ChatRequest, Reply, Script
+from tests.support.scripted_server import ScriptedServer
 
 FIXED = Reply.text("fixed answer", prompt_tokens=10, completion_tokens=5)
 

@@ -12,11 +12,11 @@ import json
 import pytest
 
 from archive import Archive
-from llm.script import Reply, Script
-from llm.scripted_server import ScriptedServer
 from sandbox.docker_sandbox import LLM_SOCKET_PATH, DockerSandbox
 from sandbox.limits import SandboxLimits
 from tests.llm.conftest import GatewayFactory, scripted_backend
+from tests.support.script import Reply, Script
+from tests.support.scripted_server import ScriptedServer
 
 pytestmark = pytest.mark.docker
 

@@ -11,9 +11,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from llm.script import ChatRequest, Match, Reply, Rule, Script
-from llm.scripted_server import ScriptedServer
 from llm.uds import http_client, unix_base_url
+from tests.support.script import ChatRequest, Match, Reply, Rule, Script
+from tests.support.scripted_server import ScriptedServer
 
 CHAT = "/chat/completions"
 
@@ -170,7 +170,7 @@ def test_json_script_file_and_subprocess(tmp_path: Path) -> None:
     sock = tmp_path / "s.sock"
     record = tmp_path / "requests.jsonl"
     proc = subprocess.Popen(
-        [sys.executable, "-m", "llm.scripted_server", "--script", str(script_file), "--uds", str(sock),
+        [sys.executable, "-m", "tests.support.scripted_server", "--script", str(script_file), "--uds", str(sock),
          "--record", str(record)],
         stdout=subprocess.PIPE,
         text=True,

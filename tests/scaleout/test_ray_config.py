@@ -10,7 +10,7 @@ import pytest
 from archive import Archive
 from evolve.config import RayConfig, validate_config
 from evolve.executor import LocalExecutor, make_executor
-from evolve.ray_executor import RayExecutorError, _probe, preflight, require_shared_archive, unit_name
+from evolve.ray_executor import RayExecutorError, _probe, preflight, require_shared_archive
 from evolve.runner import create_run
 from tests.evolve.conftest import engine_config
 from tests.evolve.test_run_cli import clade, write_config
@@ -48,18 +48,6 @@ def test_ray_refuses_a_sqlite_archive(archive: Archive, scripted_world, tmp_path
     bogus = clade("run", "start", str(path), "--executor", "slurm")
     assert bogus.returncode == 2 and "choose local or ray" in bogus.stderr
     assert archive.repo.list_runs() == []
-
-
-def test_tasks_are_named_after_their_unit() -> None:
-    class Evaluate:
-        evaluation_id = 12
-
-    class Expand:
-        node_id = 4
-
-    assert unit_name(print, Evaluate()) == "clade-evaluate-12"
-    assert unit_name(print, Expand()) == "clade-expand-4"
-    assert unit_name(print, None) == "clade-print"
 
 
 def test_a_head_that_does_not_answer_fails_fast() -> None:

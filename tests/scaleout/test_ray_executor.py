@@ -4,7 +4,6 @@ they reach the gateway, what errors look like to the engine."""
 
 from __future__ import annotations
 
-import operator
 import os
 from pathlib import Path
 
@@ -13,11 +12,12 @@ import pytest
 from evolve.config import RayConfig
 from llm.config import BackendConfig, GatewayConfig
 from llm.gateway import Gateway
-from llm.script import Reply
-from llm.scripted_server import ScriptedServer
 from sandbox.errors import DockerUnavailable
 from tests.scaleout.conftest import RayCluster
-from tests.scaleout.units import ChatUnit, chat, docker_down, look
+from evaluator.contract import ModelAccess
+from tests.scaleout.units import ChatUnit, chat, docker_down, inverse, look, unit, where
+from tests.support.script import Reply
+from tests.support.scripted_server import ScriptedServer
 
 pytest.importorskip("ray")
 
@@ -32,16 +32,14 @@ def executor(ray_cluster: RayCluster):
 
 
 def test_units_run_on_the_worker_nodes_and_errors_keep_their_type(executor, ray_cluster: RayCluster) -> None:
-    from evolve.ray_executor import worker_info
-
-    infos = [executor.submit(worker_info).result(timeout=120) for _ in range(6)]
+    infos = [executor.submit(where, unit(i)).result(timeout=120) for i in range(6)]
     assert {i["node_id"] for i in infos} <= ray_cluster.node_ids()  # never on the head (num_cpus=0)
     assert all(i["pid"] != os.getpid() for i in infos)
-    assert executor.submit(operator.add, 2, 3).result(timeout=60) == 5
-    error = executor.submit(operator.truediv, 1, 0).exception(timeout=60)
+    assert executor.submit(inverse, unit(number=4)).result(timeout=60) == 0.25
+    error = executor.submit(inverse, unit(number=0)).exception(timeout=60)
     assert isinstance(error, ZeroDivisionError)
     # The engine stops the run on these (FATAL_ERRORS); they must still be recognisable after retries.
-    error = executor.submit(docker_down, None).exception(timeout=120)
+    error = executor.submit(docker_down, unit()).exception(timeout=120)
     assert isinstance(error, DockerUnavailable) and "no Docker engine" in str(error)
 
 
@@ -54,7 +52,8 @@ def test_a_unit_reaches_the_gateway_through_its_workers_relay(executor, tmp_path
             executor.attach_gateway(gateway)
             assert executor.link is not None and not executor.link.address.startswith("/")
             token = gateway.issue_token(run_id=None, node_id=7, purpose="diagnosis")
-            futures = [executor.submit(chat, ChatUnit(7, str(gateway.config.socket_path), token, f"hi {i}"))
+            futures = [executor.submit(chat, ChatUnit(7, ModelAccess(str(gateway.config.socket_path), "local", token),
+                                                           f"hi {i}"))
                        for i in range(4)]
             answers = [f.result(timeout=120) for f in futures]
     assert sorted(a["answer"] for a in answers) == [f"pong: hi {i}" for i in range(4)]
@@ -72,7 +71,7 @@ def test_what_a_unit_names_on_the_drivers_disk_travels_with_it(executor, engine_
     prompts.mkdir()
     (prompts / "diagnosis_system.md").write_text("custom prompt")
     task = engine_tasks[0].model_copy(update={"source_dir": source})
-    seen = executor.submit(look, ChatUnit(1, "/nowhere", "t", "", task=task, prompts_dir=str(prompts))).result(120)
+    seen = executor.submit(look, unit(task=task, prompts_dir=str(prompts))).result(120)
     assert seen["source_dir"] != str(source) and seen["readme"] == "driver-only files\n"
     assert seen["source_files"] == ["README.md", "pkg/mod.py"]
     assert seen["prompts"] == {"diagnosis_system.md": "custom prompt"}

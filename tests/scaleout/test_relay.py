@@ -9,15 +9,15 @@ from pathlib import Path
 
 import pytest
 
-from evolve.ray_executor import retarget
+from evaluator.contract import AgentLimits, ModelAccess
+from evaluator.runner import EvalOptions
 from evolve.relay import BridgeLink, GatewayBridge, Relay, ensure_relay, stop_relays
-from evaluator.agent_run import ModelAccess
+from evolve.units import EvaluateUnit, ExpandUnit
 from llm.config import BackendConfig, GatewayConfig
 from llm.gateway import Gateway
-from llm.script import Reply
-from llm.scripted_server import ScriptedServer
 from llm.uds import http_client, unix_base_url
-from evolve.work import GatewayAccess
+from tests.support.script import Reply
+from tests.support.scripted_server import ScriptedServer
 
 
 @pytest.fixture
@@ -85,10 +85,17 @@ def test_the_bridge_refuses_connections_without_the_secret(gateway: Gateway, tmp
         bridge.stop()
 
 
-def test_units_are_retargeted_at_the_relay_at_any_depth() -> None:
-    access = ModelAccess("/driver/llm.sock", "local", "t1")
-    gateway = GatewayAccess("/driver/llm.sock", "local", "t2", ModelAccess("/driver/llm.sock", "local", "t3"))
-    assert retarget(access, "/w/llm.sock") == ModelAccess("/w/llm.sock", "local", "t1")
-    moved = retarget(gateway, "/w/llm.sock")
-    assert moved.socket_path == moved.self_improve.socket_path == "/w/llm.sock"
-    assert moved.self_improve.token == "t3" and gateway.socket_path == "/driver/llm.sock"  # the original is untouched
+def test_a_unit_moves_every_model_access_it_carries_to_the_relay(engine_tasks) -> None:
+    """Each unit says where its model access is (no field is found by its name)."""
+    def at(token: str) -> ModelAccess:
+        return ModelAccess("/driver/llm.sock", "local", token)
+
+    evaluation = EvaluateUnit(1, 2, engine_tasks[0], b"", EvalOptions(model=at("t1")))
+    moved = evaluation.at_socket("/w/llm.sock")
+    assert moved.options.model == ModelAccess("/w/llm.sock", "local", "t1")
+    assert evaluation.options.model.socket_path == "/driver/llm.sock"  # the original is untouched
+    expansion = ExpandUnit(1, 3, 2, b"", None, None, at("t2"), at("t3"), None, AgentLimits(), 60, 1000)  # type: ignore[arg-type]
+    moved = expansion.at_socket("/w/llm.sock")
+    assert moved.diagnosis.socket_path == moved.self_improve.socket_path == "/w/llm.sock"
+    assert (moved.diagnosis.token, moved.self_improve.token) == ("t2", "t3")
+    assert (evaluation.name, expansion.name) == ("clade-evaluate-1", "clade-expand-3")

@@ -1,7 +1,7 @@
 """A scripted OpenAI-compatible model server, for tests and benchmarks.
 
 Real HTTP (loopback TCP, a Unix socket, or both), the chat-completions wire
-format, and replies taken from a `Script` (see `llm.script`): text, tool
+format, and replies taken from a `Script` (see `tests.support.script`): text, tool
 calls, malformed tool calls, empty answers, HTTP errors, garbage, hang-ups
 and delays. Every request it receives is recorded, so a test can check what
 the gateway or an agent actually sent.
@@ -14,7 +14,7 @@ In a test::
 
 As a process (e.g. to serve an agent in a sandbox over a mounted socket)::
 
-    python -m llm.scripted_server --script FILE.json [--port N] [--uds PATH] [--record FILE.jsonl]
+    python -m tests.support.scripted_server --script FILE.json [--port N] [--uds PATH] [--record FILE.jsonl]
 
 It prints one JSON line `{"tcp": URL|null, "uds": PATH|null, "base_url": URL}`
 once it listens. It is built on the standard library's threading HTTP
@@ -41,7 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from llm import wire
-from llm.script import ChatRequest, Reply, Script, ScriptLike, as_script
+from tests.support.script import ChatRequest, Reply, Script, ScriptLike, as_script
 from llm.uds import bind_unix_socket, unix_base_url
 
 DEFAULT_MODELS = ("scripted",)
@@ -369,7 +369,7 @@ def _load_script(spec: str) -> tuple[ScriptLike, dict[str, Any]]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m llm.scripted_server", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tests.support.scripted_server", description=__doc__.split("\n")[0])
     parser.add_argument("--script", required=True, help="FILE.json, module:attr or file.py:attr")
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=None, help="TCP port (0: any free one)")

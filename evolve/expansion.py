@@ -1,0 +1,89 @@
+"""The self-improvement step, as a worker runs it: diagnose the entry, let
+the parent agent change its own code, validate the child.
+
+It runs anywhere (evolve.units: everything it needs is in the unit) and
+never touches the archive: the driver records the `ExpandResult`.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from archive.git import run_git
+from evaluator.agent_run import run_agent
+from evaluator.contract import ModelAccess
+from evolve.diagnosis import Chat, DiagnosisFailed, build_messages, diagnose, self_improve_task
+from evolve.units import ExpandResult, ExpandUnit, check_version, unpack_code
+from evolve.validation import validate_agent
+
+
+def gateway_chat(access: ModelAccess, max_tokens: int, timeout: float = 600.0) -> Chat:
+    """A `Chat` over the gateway's socket; HTTP errors become DiagnosisFailed."""
+    from llm.uds import http_client, unix_base_url
+
+    def chat(messages: list[dict[str, str]]) -> str:
+        with http_client(unix_base_url(access.socket_path), timeout=timeout,
+                         headers={"Authorization": f"Bearer {access.token}"}) as client:
+            response = client.post("/chat/completions",
+                                   json={"model": access.model, "messages": messages, "max_tokens": max_tokens})
+        if response.status_code != 200:
+            raise DiagnosisFailed(f"the diagnosis model answered HTTP {response.status_code}: {response.text[:300]}")
+        return response.json()["choices"][0]["message"].get("content") or ""
+
+    return chat
+
+
+def run_expansion(unit: ExpandUnit, chat: Chat | None = None) -> ExpandResult:
+    """Diagnose the entry, let the parent agent modify its own code, validate the child."""
+    check_version(unit)
+    started = time.monotonic()
+    logs: dict[str, str] = {}
+
+    def done(ok: bool, stage: str, reason: str, patch: str = "", proposal: dict | None = None) -> ExpandResult:
+        return ExpandResult(unit.node_id, ok, stage, reason, patch, proposal, logs, time.monotonic() - started)
+
+    with tempfile.TemporaryDirectory(prefix="clade-expand-") as tmp:
+        parent = unpack_code(unit.parent_code, Path(tmp) / "parent")
+        chat = chat or gateway_chat(unit.diagnosis, unit.diagnosis_max_tokens)
+        prompts_dir = Path(unit.prompts_dir) if unit.prompts_dir else None
+        messages = build_messages(unit.entry, unit.material, parent, unit.diagnosis_max_chars, prompts_dir)
+        try:
+            proposal = diagnose(chat, messages)
+        except DiagnosisFailed as exc:
+            return done(False, "diagnosis", str(exc))
+        except Exception as exc:  # noqa: BLE001 - an unreachable gateway must not kill the run
+            return done(False, "diagnosis", f"the diagnosis call failed: {type(exc).__name__}: {exc}")
+        proposal_data = proposal.model_dump()
+        logs["proposal.json"] = proposal.model_dump_json(indent=2)
+
+        # The parent works on a git checkout of its own code.
+        own_code = Path(tmp) / "self"
+        shutil.copytree(parent, own_code)
+        run_git(own_code, "init", "-q")
+        run_git(own_code, "add", "-A")
+        run_git(own_code, "commit", "-qm", "parent")
+        run = run_agent(parent, own_code, self_improve_task(proposal, prompts_dir), unit.self_improve,
+                        self_improve=True, limits=unit.limits, agent_limits=unit.agent_limits)
+        logs.update({f"self_improve_{name}": text for name, text in run.files.items()})
+        logs["self_improve_output.txt"] = run.output
+        if not run.patch.strip():
+            status = run.summary.get("status") or ("timed out" if run.timed_out else f"exit {run.exit_code}")
+            return done(False, "self_improve", f"the parent agent changed nothing (its run ended: {status})",
+                        proposal=proposal_data)
+
+        child = Path(tmp) / "child"
+        shutil.copytree(parent, child)
+        run_git(child, "init", "-q")
+        applied = run_git(child, "apply", "--whitespace=nowarn", "-", input=run.patch, check=False)
+        if applied.returncode != 0:
+            return done(False, "patch", f"the patch does not apply to the parent: {applied.stderr.strip()[:300]}",
+                        run.patch, proposal_data)
+        shutil.rmtree(child / ".git")
+        if not (child / "agent").is_dir():
+            return done(False, "contract", "the child has no agent/ package", run.patch, proposal_data)
+        result = validate_agent(child, unit.limits, unit.validation_seconds)
+        logs["validation.log"] = result.log
+        return done(result.ok, result.stage, result.reason, run.patch, proposal_data)
