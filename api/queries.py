@@ -1,153 +1,27 @@
-"""Read-side queries the API needs beyond the archive repository's: a whole
-tree in columns (fast at 10 000 nodes), node counts by status, evaluation
-counts by outcome, the leader so far, and a run's score and cost over time.
+"""Read-side queries the API needs beyond the archive repository's: node
+counts by status, evaluation counts by outcome, the leader so far, and a
+run's score and cost over time. The whole tree in columns is the archive's
+(`archive.tree.tree_columns`, which the API calls with `RUN_HINT`).
 
 Only `resolved` is a success; every other finished outcome is a failure in
 every total here, `tampered` (a grade the grader refused) included, and is
 also counted apart so that people see a lineage that forges its grades.
-
-Why not `ArchiveRepository.tree()`: it builds a `TreeNode` object per node
-and decodes every status through the ORM's enum type; at 10 000 nodes and
-100 000 evaluations that alone takes ~250 ms on this machine. Here the same
-counts come from two Core queries (the evaluation counts through the
-covering index on (node_id, outcome)) and a breadth-first pass over flat
-lists, in ~40 ms. tests/api/test_tree.py checks both agree node for node.
 """
 
 from __future__ import annotations
 
-from collections import deque
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
-from sqlalchemy import String, case, func, select, type_coerce
+from sqlalchemy import String, func, select, type_coerce
 
 from archive.db import Database
-from archive.errors import NotFound
-from archive.models import Evaluation, LLMCall, Node, NodeStatus, Outcome, Run
-from evolve.beta import beta_quantile
+from archive.models import Evaluation, LLMCall, Node, NodeStatus, Outcome
+from archive.tree import TreeColumns
+from evolve.final import rank_beliefs
 
-
-def _ratio(resolved: int, total: int) -> float | None:
-    return round(resolved / total, 4) if total else None
-
-
-@dataclass
-class TreeColumns:
-    """One list per field, in breadth-first order (every parent before its children)."""
-
-    run_id: int
-    best_node_id: int | None
-    id: list[int]
-    parent_id: list[int | None]
-    status: list[str]
-    depth: list[int]
-    own_resolved: list[int]
-    own_total: list[int]
-    clade_resolved: list[int]
-    clade_total: list[int]
-    own_tampered: list[int]
-    clade_tampered: list[int]
-
-    @property
-    def count(self) -> int:
-        return len(self.id)
-
-    def index_of(self, node_id: int) -> int:
-        return self.id.index(node_id)
-
-    def children_counts(self) -> list[int]:
-        where = {node_id: i for i, node_id in enumerate(self.id)}
-        counts = [0] * len(self.id)
-        for parent in self.parent_id:
-            if parent is not None and parent in where:
-                counts[where[parent]] += 1
-        return counts
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "run_id": self.run_id,
-            "count": self.count,
-            "best_node_id": self.best_node_id,
-            "id": self.id,
-            "parent_id": self.parent_id,
-            "status": self.status,
-            "depth": self.depth,
-            "own_resolved": self.own_resolved,
-            "own_total": self.own_total,
-            "clade_resolved": self.clade_resolved,
-            "clade_total": self.clade_total,
-            "own_tampered": self.own_tampered,
-            "clade_tampered": self.clade_tampered,
-            "score": [_ratio(r, t) for r, t in zip(self.own_resolved, self.own_total)],
-            "cmp": [_ratio(r, t) for r, t in zip(self.clade_resolved, self.clade_total)],
-        }
-
-
-def _outcome_counts() -> tuple[Any, Any, Any]:
-    """SUM of resolved, COUNT of finished (the total every failure is in), SUM of tampered."""
-    resolved = func.sum(case((Evaluation.outcome == Outcome.RESOLVED, 1), else_=0))
-    tampered = func.sum(case((Evaluation.outcome == Outcome.TAMPERED, 1), else_=0))
-    return resolved, func.count(Evaluation.outcome), tampered
-
-
-def tree_columns(db: Database, run_id: int) -> TreeColumns:
-    """Every node of the run with own and clade counts (finished evaluations only)."""
-    with db.engine.connect() as conn:  # one transaction: one consistent snapshot
-        run = conn.execute(select(Run.id, Run.best_node_id).where(Run.id == run_id)).first()
-        if run is None:
-            raise NotFound(f"no run with id {run_id} in the archive: list runs with GET /api/runs")
-        rows = conn.execute(
-            select(Node.id, Node.parent_id, type_coerce(Node.status, String))
-            .where(Node.run_id == run_id)
-            .order_by(Node.id)
-        ).all()
-        counts = conn.execute(
-            select(Evaluation.node_id, *_outcome_counts())
-            .where(Evaluation.node_id.in_(select(Node.id).where(Node.run_id == run_id)))
-            .group_by(Evaluation.node_id)
-        ).all()
-    n = len(rows)
-    where = {row[0]: i for i, row in enumerate(rows)}
-    own_r, own_t, own_x = [0] * n, [0] * n, [0] * n
-    for node_id, resolved, total, tampered in counts:
-        i = where[node_id]
-        own_r[i], own_t[i], own_x[i] = int(resolved or 0), int(total), int(tampered or 0)
-    children: list[list[int]] = [[] for _ in range(n)]
-    roots: list[int] = []
-    for i, row in enumerate(rows):
-        parent = where.get(row[1]) if row[1] is not None else None
-        (roots if parent is None else children[parent]).append(i)
-    order: list[int] = []
-    depth = [0] * n
-    queue = deque(roots)
-    while queue:
-        i = queue.popleft()
-        order.append(i)
-        for c in children[i]:
-            depth[c] = depth[i] + 1
-            queue.append(c)
-    clade_r, clade_t, clade_x = own_r[:], own_t[:], own_x[:]
-    for i in reversed(order):
-        for c in children[i]:
-            clade_r[i] += clade_r[c]
-            clade_t[i] += clade_t[c]
-            clade_x[i] += clade_x[c]
-    return TreeColumns(
-        run_id=run_id,
-        best_node_id=run[1],
-        id=[rows[i][0] for i in order],
-        parent_id=[rows[i][1] for i in order],
-        status=[rows[i][2] for i in order],
-        depth=[depth[i] for i in order],
-        own_resolved=[own_r[i] for i in order],
-        own_total=[own_t[i] for i in order],
-        clade_resolved=[clade_r[i] for i in order],
-        clade_total=[clade_t[i] for i in order],
-        own_tampered=[own_x[i] for i in order],
-        clade_tampered=[clade_x[i] for i in order],
-    )
+# How to find a run's id through the API, for an unknown run's 404.
+RUN_HINT = "list runs with GET /api/runs"
 
 
 def status_counts(db: Database, run_id: int) -> dict[str, int]:
@@ -172,25 +46,17 @@ def outcome_counts(db: Database, run_id: int) -> dict[str, int]:
 
 
 def leader(tree: TreeColumns, quantile: float = 0.05, min_evaluations: int = 5) -> tuple[int, int, int] | None:
-    """The final-agent rule (evolve.final) applied to the tree as it is now:
-    the valid node with the highest lower posterior quantile of its own
-    results, among those with at least `min_evaluations` (or, if none has
-    that many, every evaluated one). Returns (node id, resolved, total);
-    the total holds every failure, tampered ones included."""
-    evaluated = [i for i in range(tree.count) if tree.status[i] == NodeStatus.VALID.value and tree.own_total[i] > 0]
-    pool = [i for i in evaluated if tree.own_total[i] >= min_evaluations] or evaluated
-    if not pool:
-        return None
-    lower: dict[tuple[int, int], float] = {}
-
-    def key(i: int) -> tuple[float, int]:
-        r, t = tree.own_resolved[i], tree.own_total[i]
-        if (r, t) not in lower:
-            lower[(r, t)] = beta_quantile(quantile, 1 + r, 1 + t - r)
-        return lower[(r, t)], t
-
-    best = max(pool, key=key)
-    return tree.id[best], tree.own_resolved[best], tree.own_total[best]
+    """The final-agent rule (evolve.final.rank_beliefs) applied to the tree
+    as it is now; returns (node id, resolved, total), the total holding every
+    failure, tampered ones included. Nodes go in by id, the order the
+    engine's state holds them, so that a tie names the node the engine would
+    ship."""
+    order = sorted(range(tree.count), key=tree.id.__getitem__)
+    valid = NodeStatus.VALID.value
+    ranked = rank_beliefs([tree.id[i] for i in order], [tree.status[i] == valid for i in order],
+                          [tree.own_resolved[i] for i in order], [tree.own_total[i] for i in order],
+                          quantile, min_evaluations, top=1)
+    return (ranked[0].node_id, ranked[0].resolved, ranked[0].total) if ranked else None
 
 
 def _utc(value: datetime | None) -> datetime | None:

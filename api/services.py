@@ -18,6 +18,7 @@ from archive import Archive
 from archive.errors import CladeError
 from archive.models import Evaluation, Run
 from archive.serialize import evaluation_dict, node_dict, run_dict
+from archive.tree import tree_columns
 
 MAX_DIFF_CHARS = 2_000_000
 
@@ -70,7 +71,7 @@ def run_detail(archive: Archive, supervisor: RunSupervisor, run_id: int) -> dict
     }
     data["nodes_by_status"] = queries.status_counts(archive.db, run_id)
     data["evaluations_by_outcome"] = queries.outcome_counts(archive.db, run_id)
-    tree = queries.tree_columns(archive.db, run_id)
+    tree = tree_columns(archive.db, run_id, hint=queries.RUN_HINT)
     data["best_node"] = None
     if run.best_node_id is not None and run.best_node_id in tree.id:
         i = tree.index_of(run.best_node_id)
@@ -108,7 +109,7 @@ def _validation(status: str, failure_reason: str | None) -> dict[str, Any]:
 def node_detail(archive: Archive, node_id: int, *, with_diff: bool = True) -> dict[str, Any]:
     repo = archive.repo
     node = repo.get_node(node_id)
-    tree = queries.tree_columns(archive.db, node.run_id)
+    tree = tree_columns(archive.db, node.run_id, hint=queries.RUN_HINT)
     i = tree.index_of(node_id)
     data = node_dict(node, tree.own_resolved[i], tree.own_total[i], tree.own_tampered[i])
     data["clade_resolved"], data["clade_total"] = tree.clade_resolved[i], tree.clade_total[i]
@@ -140,11 +141,12 @@ def node_detail(archive: Archive, node_id: int, *, with_diff: bool = True) -> di
 
 def tree_json(archive: Archive, run_id: int) -> bytes:
     """GET /api/runs/{id}/tree's body, serialised without a framework in between."""
-    return json.dumps(queries.tree_columns(archive.db, run_id).as_dict(), separators=(",", ":")).encode()
+    tree = tree_columns(archive.db, run_id, hint=queries.RUN_HINT)
+    return json.dumps(tree.as_dict(), separators=(",", ":")).encode()
 
 
 def node_page(archive: Archive, run_id: int, offset: int, limit: int) -> dict[str, Any]:
-    tree = queries.tree_columns(archive.db, run_id)
+    tree = tree_columns(archive.db, run_id, hint=queries.RUN_HINT)
     columns = tree.as_dict()
     children = tree.children_counts()
     end = min(offset + limit, tree.count)

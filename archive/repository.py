@@ -11,13 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import case, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from archive.db import Database
 from archive.errors import CladeError, NotFound
 from archive.models import Evaluation, Event, LLMCall, Node, NodeStatus, Outcome, Run, RunStatus, utcnow
-from archive.tree import TreeNode, build_tree
+from archive.tree import TreeNode, evaluation_sums, tree_columns
 
 # Statuses in which a run has stopped for good.
 FINAL_RUN_STATUSES = {RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELLED}
@@ -173,11 +173,11 @@ class ArchiveRepository:
         """(resolved, finished) evaluations of each node."""
         with self.db.session() as s:
             rows = s.execute(
-                select(Evaluation.node_id, *_outcome_counts())
+                select(Evaluation.node_id, *evaluation_sums())
                 .where(Evaluation.node_id.in_(node_ids))
                 .group_by(Evaluation.node_id)
             )
-            counts = {node_id: (int(resolved or 0), int(total)) for node_id, resolved, total in rows}
+            counts = {node_id: (int(resolved or 0), int(total)) for node_id, resolved, total, _tampered in rows}
         return {node_id: counts.get(node_id, (0, 0)) for node_id in node_ids}
 
     def tampered_counts(self, node_ids: Sequence[int]) -> dict[int, int]:
@@ -192,26 +192,10 @@ class ArchiveRepository:
         return {node_id: counts.get(node_id, 0) for node_id in node_ids}
 
     def tree(self, run_id: int) -> dict[int, TreeNode]:
-        """Every node of the run with own and clade counts, in two queries."""
-        with self.db.session() as s:
-            _get(s, Run, run_id, _RUN_HINT)
-            nodes = [
-                TreeNode(id=i, parent_id=p, status=st.value, commit=c)
-                for i, p, st, c in s.execute(
-                    select(Node.id, Node.parent_id, Node.status, Node.commit).where(Node.run_id == run_id)
-                )
-            ]
-            counts = s.execute(
-                select(Evaluation.node_id, *_outcome_counts(), _tampered_count())
-                .where(Evaluation.run_id == run_id)
-                .group_by(Evaluation.node_id)
-            )
-            by_id = {node.id: node for node in nodes}
-            for node_id, resolved, total, tampered in counts:
-                node = by_id[node_id]
-                node.own_resolved, node.own_total = int(resolved or 0), int(total)
-                node.own_tampered = int(tampered or 0)
-        return build_tree(nodes)
+        """Every node of the run with own and clade counts, keyed by id in
+        breadth-first order: archive.tree's columns (two queries), as one
+        `TreeNode` per node."""
+        return tree_columns(self.db, run_id, hint=_RUN_HINT).nodes()
 
     def outcome_counts(self, *, run_id: int | None = None, node_id: int | None = None) -> dict[str, int]:
         """Finished evaluations of a run or of one node, by outcome (every
@@ -362,15 +346,3 @@ class ArchiveRepository:
                     .limit(limit)
                 )
             )
-
-
-def _outcome_counts() -> tuple[Any, Any]:
-    """SUM of resolved and COUNT of finished evaluations (pending ones don't count).
-    Every finished outcome but resolved is a failure, tampered included."""
-    resolved = func.sum(case((Evaluation.outcome == Outcome.RESOLVED, 1), else_=0))
-    return resolved, func.count(Evaluation.outcome)
-
-
-def _tampered_count() -> Any:
-    """SUM of evaluations whose grade was refused (the code under test forged it)."""
-    return func.sum(case((Evaluation.outcome == Outcome.TAMPERED, 1), else_=0))

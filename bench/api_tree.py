@@ -6,9 +6,10 @@ Fills a fresh archive (SQLite under a temporary CLADE_HOME) with a random
 loopback port, and times `GET /api/runs/{id}/tree` over HTTP — every node
 with parent, status, own and clade counts, score and CMP estimate, in
 columns — against the same rows fetched and serialised with no framework
-(the API's own query, then `json.dumps`), measured in the same run. Also
-shown: the archive's object tree (`ArchiveRepository.tree()`) serialised
-the same way. Target: the HTTP GET in under 200 ms.
+(`api.services.tree_json`: `archive.tree.tree_columns`, then `json.dumps`),
+measured in the same run. Also shown: the archive's object tree
+(`ArchiveRepository.tree()`: the same columns turned into one `TreeNode`
+per node) serialised the same way. Target: the HTTP GET in under 200 ms.
 
     python bench/api_tree.py [--nodes 10000] [--evaluations 100000] [--repeats 21] [--json]
 """
@@ -31,7 +32,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from archive_scale import populate  # noqa: E402  (bench/archive_scale.py)
 
-from api import queries  # noqa: E402
+from api import services  # noqa: E402
 from api.server import start_background_server  # noqa: E402
 from archive import CladeHome, open_archive  # noqa: E402
 
@@ -68,7 +69,7 @@ def main() -> None:
         gc.freeze()
 
         def no_framework() -> bytes:
-            return json.dumps(queries.tree_columns(archive.db, run_id).as_dict(), separators=(",", ":")).encode()
+            return services.tree_json(archive, run_id)
 
         def object_tree() -> bytes:
             nodes = archive.repo.tree(run_id)

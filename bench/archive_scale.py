@@ -2,9 +2,10 @@
 
 Inserts a 10 000-node tree with 100 000 finished evaluations into a fresh
 archive (SQLite under a temporary CLADE_HOME unless --database-url is given),
-then times `ArchiveRepository.tree()` — every node with own and clade counts —
-against a plain SELECT of the same node and evaluation rows, measured in the
-same run. Target: the tree with counts in under 0.5 s on a 2-core machine.
+then times `ArchiveRepository.tree()` — every node with own and clade counts
+(`archive.tree.tree_columns`, turned into one `TreeNode` per node) — against
+a plain SELECT of the same node and evaluation rows, measured in the same
+run. Target: the tree with counts in under 0.5 s on a 2-core machine.
 
     python bench/archive_scale.py [--nodes 10000] [--evaluations 100000] [--json]
 """

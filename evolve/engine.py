@@ -37,6 +37,8 @@ from evaluator.runner import EvalOptions
 from evaluator.task import Task
 from evolve import confirmation
 from evolve.config import RunConfig
+from evolve.diagnosis import EntryMaterial
+from evolve.entry import Entry
 from evolve.evaluation import run_evaluation
 from evolve.executor import Executor, make_executor
 from evolve.expansion import run_expansion

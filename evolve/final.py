@@ -8,13 +8,17 @@ needs a node to have earned its place with enough evaluations. "Failed" is
 every finished evaluation that is not resolved (evolve.grades): a refused,
 `tampered` grade counts against the node like any other failure, and is
 never dropped from its total.
+
+The rule is written once, in `rank_beliefs`, over plain per-node sequences,
+so that the search (on its `TreeState` arrays) and the API's "leader so far"
+(on the archive's tree columns) cannot drift apart.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-
-import numpy as np
+from heapq import nlargest
 
 from evolve.beta import beta_quantile
 from evolve.state import TreeState
@@ -28,22 +32,55 @@ class Belief:
     lower: float  # the lower posterior quantile
 
 
-def rank(state: TreeState, quantile: float = 0.05, min_evaluations: int = 5) -> list[Belief]:
+def _lower_bound(quantile: float) -> Callable[[int, int], float]:
+    """The lower quantile of Beta(1 + resolved, 1 + failed), computed once
+    per distinct (resolved, total): a bisection per node is the slow part at
+    10 000 nodes, and most nodes share a few counts."""
+    known: dict[tuple[int, int], float] = {}
+
+    def lower(resolved: int, total: int) -> float:
+        if (resolved, total) not in known:
+            known[(resolved, total)] = beta_quantile(quantile, 1 + resolved, 1 + total - resolved)
+        return known[(resolved, total)]
+
+    return lower
+
+
+def rank_beliefs(
+    ids: Sequence[int],
+    valid: Sequence[bool],
+    resolved: Sequence[int],
+    total: Sequence[int],
+    quantile: float = 0.05,
+    min_evaluations: int = 5,
+    *,
+    top: int | None = None,
+) -> list[Belief]:
     """Valid nodes with at least `min_evaluations` finished evaluations (or,
-    if none has that many, every evaluated one), best belief first. The top
-    few are the candidates for an optional confirmation on held-back tasks."""
+    if none has that many, every evaluated one), best belief first: higher
+    lower quantile, then more evaluations, then earlier in the given order.
+    The sequences are per node and aligned; `total` holds every finished
+    evaluation, failures of any kind included. `top` keeps only the best
+    few, without ranking (or making a `Belief` of) the rest: the API asks
+    for the leader of a 10 000-node tree on every run page."""
+    evaluated = [i for i in range(len(ids)) if valid[i] and total[i] > 0]
+    pool = [i for i in evaluated if total[i] >= min_evaluations] or evaluated
+    lower = _lower_bound(quantile)
+    key = {i: (lower(int(resolved[i]), int(total[i])), int(total[i])) for i in pool}
+    if top is None:  # both are stable: nodes with equal keys keep the given order
+        best = sorted(pool, key=key.__getitem__, reverse=True)
+    else:
+        best = nlargest(top, pool, key=key.__getitem__)
+    return [Belief(int(ids[i]), int(resolved[i]), int(total[i]), key[i][0]) for i in best]
+
+
+def rank(state: TreeState, quantile: float = 0.05, min_evaluations: int = 5) -> list[Belief]:
+    """`rank_beliefs` on the search's counts, in the state's order (the order
+    nodes were added: creation order). The top few are the candidates for an
+    optional confirmation on held-back tasks."""
     n = state.size
-    total = state.own_total()
-    evaluated = state.valid[:n] & (total > 0)
-    pool = np.flatnonzero(evaluated & (total >= min_evaluations))
-    if not len(pool):
-        pool = np.flatnonzero(evaluated)
-    beliefs = [
-        Belief(int(state.ids[i]), int(state.own_s[i]), int(total[i]),
-               beta_quantile(quantile, 1 + int(state.own_s[i]), 1 + int(state.own_f[i])))
-        for i in pool
-    ]
-    return sorted(beliefs, key=lambda b: (b.lower, b.total), reverse=True)
+    return rank_beliefs(state.ids[:n].tolist(), state.valid[:n].tolist(), state.own_resolved[:n].tolist(),
+                        state.own_total().tolist(), quantile, min_evaluations)
 
 
 def best_belief(state: TreeState, quantile: float = 0.05, min_evaluations: int = 5) -> Belief | None:

@@ -23,10 +23,10 @@ class TreeState:
         self.index: dict[int, int] = {}
         self.ids = np.zeros(capacity, dtype=_INT)
         self.parent = np.full(capacity, -1, dtype=_INT)
-        self.own_s = np.zeros(capacity, dtype=_INT)
-        self.own_f = np.zeros(capacity, dtype=_INT)
-        self.clade_s = np.zeros(capacity, dtype=_INT)
-        self.clade_f = np.zeros(capacity, dtype=_INT)
+        self.own_resolved = np.zeros(capacity, dtype=_INT)
+        self.own_failed = np.zeros(capacity, dtype=_INT)
+        self.clade_resolved = np.zeros(capacity, dtype=_INT)
+        self.clade_failed = np.zeros(capacity, dtype=_INT)
         self.children = np.zeros(capacity, dtype=_INT)  # every expansion attempt, valid or not
         self.valid = np.zeros(capacity, dtype=bool)
         self.in_flight = np.zeros(capacity, dtype=_INT)  # evaluations dispatched, not finished
@@ -38,7 +38,8 @@ class TreeState:
 
     # -- growth -------------------------------------------------------------
     def _grow(self) -> None:
-        for name in ("ids", "parent", "own_s", "own_f", "clade_s", "clade_f", "children", "valid", "in_flight", "n_tried"):
+        for name in ("ids", "parent", "own_resolved", "own_failed", "clade_resolved", "clade_failed",
+                     "children", "valid", "in_flight", "n_tried"):
             old = getattr(self, name)
             new = np.zeros(len(old) * 2, dtype=old.dtype)
             if name == "parent":
@@ -79,7 +80,7 @@ class TreeState:
         i = self.index[node_id]
         if not self._mark_tried(i, task_id):  # it was dispatched by start()
             self.in_flight[i] = max(0, self.in_flight[i] - 1)
-        own, clade = (self.own_s, self.clade_s) if resolved else (self.own_f, self.clade_f)
+        own, clade = (self.own_resolved, self.clade_resolved) if resolved else (self.own_failed, self.clade_failed)
         own[i] += 1
         while i >= 0:
             clade[i] += 1
@@ -98,7 +99,7 @@ class TreeState:
         return self.size
 
     def own_total(self) -> np.ndarray:
-        return self.own_s[: self.size] + self.own_f[: self.size]
+        return self.own_resolved[: self.size] + self.own_failed[: self.size]
 
     def untried(self, node_id: int) -> list[str]:
         tried = self.tried[self.index[node_id]]
@@ -109,7 +110,8 @@ class TreeState:
 
     def counts(self, node_id: int) -> tuple[int, int, int, int]:
         i = self.index[node_id]
-        return int(self.own_s[i]), int(self.own_f[i]), int(self.clade_s[i]), int(self.clade_f[i])
+        return (int(self.own_resolved[i]), int(self.own_failed[i]),
+                int(self.clade_resolved[i]), int(self.clade_failed[i]))
 
     @classmethod
     def from_rows(

@@ -23,6 +23,7 @@ from api.logs import evaluation_log_dir, read_log
 from api.routers.common import EvaluationId, NodeId, RunId
 from api.web import svg
 from archive.errors import NotFound
+from archive.tree import tree_columns
 from evolve.config import RunConfig
 from evolve.grades import GradeEvidence
 
@@ -131,7 +132,7 @@ def _run_context(archive, supervisor, run_id: int) -> dict[str, Any]:  # type: i
 
 
 def _tree_svg(archive, detail: dict[str, Any]) -> str:  # type: ignore[no-untyped-def]
-    tree = queries.tree_columns(archive.db, detail["id"])
+    tree = tree_columns(archive.db, detail["id"], hint=queries.RUN_HINT)
     under_way = detail["under_way"]
     return svg.tree_svg(tree, building=set(under_way["expansions"]), evaluating=set(under_way["evaluating_nodes"]),
                         best_node_id=detail["best_node_id"],

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from html import escape
 
-from api.queries import TreeColumns
+from archive.tree import TreeColumns
 
 MAX_WIDTH = 4000.0
 TAMPERED_COLOUR = "#8250df"  # its own colour: not a score, not an error (app.css .outcome-tampered)

@@ -70,10 +70,10 @@ def staged_evaluation(state: TreeState, stages: list[tuple[int, float]]) -> Eval
     n = state.size
     owing = np.flatnonzero(state.valid[:n] & (state.n_tried[:n] < len(state.tasks)))
     for i in owing:
-        done = int(state.own_s[i] + state.own_f[i])
+        done = int(state.own_resolved[i] + state.own_failed[i])
         boundary = 0
         for size, threshold in stages:
-            if boundary and (done < boundary or state.own_s[i] < threshold * boundary):
+            if boundary and (done < boundary or state.own_resolved[i] < threshold * boundary):
                 break  # earlier stage still running, or not good enough to go on
             task = first_untried(state, int(i), state.tasks[boundary : boundary + size])
             if task is not None:
@@ -109,4 +109,4 @@ class EvaluateThenExpand(Policy):
 
 
 def own_mean(state: TreeState, candidates: np.ndarray) -> np.ndarray:
-    return state.own_s[candidates] / state.own_total()[candidates]
+    return state.own_resolved[candidates] / state.own_total()[candidates]

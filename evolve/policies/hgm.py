@@ -42,7 +42,7 @@ class HGMPolicy(Policy):
         n = state.size
         if n == 0:
             return None
-        root_tried, root_done = int(state.n_tried[0]), int(state.own_s[0] + state.own_f[0])
+        root_tried, root_done = int(state.n_tried[0]), int(state.own_resolved[0] + state.own_failed[0])
         if root_tried < min(self.root_evaluations, len(state.tasks)):
             return self._evaluate(state, np.array([0]), rng, 1.0)  # an expansion needs a failure to learn from
         if state.children[0] < self.initial_expansions:
@@ -53,9 +53,9 @@ class HGMPolicy(Policy):
         attempts = n - 1 + state.pending_expansions
         if state.finished_evaluations**self.alpha >= attempts:
             own_total = state.own_total()
-            parents = np.flatnonzero(state.valid[:n] & (own_total > 0) & (state.clade_s[:n] > 0))
+            parents = np.flatnonzero(state.valid[:n] & (own_total > 0) & (state.clade_resolved[:n] > 0))
             if len(parents):
-                i = thompson_pick(parents, state.clade_s, state.clade_f, rng, scale)
+                i = thompson_pick(parents, state.clade_resolved, state.clade_failed, rng, scale)
                 return Expand(int(state.ids[i]))
         return self._evaluate(state, np.flatnonzero(state.valid[:n] & (state.n_tried[:n] < len(state.tasks))), rng, scale)
 
@@ -63,7 +63,7 @@ class HGMPolicy(Policy):
         """One random untried task on a candidate drawn on its own counts."""
         if not len(candidates):
             return None
-        i = thompson_pick(candidates, state.own_s, state.own_f, rng, scale)
+        i = thompson_pick(candidates, state.own_resolved, state.own_failed, rng, scale)
         untried = [t for t in state.tasks if t not in state.tried[i]]
         return Evaluate(int(state.ids[i]), untried[int(rng.integers(len(untried)))])
 

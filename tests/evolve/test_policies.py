@@ -34,7 +34,7 @@ def test_clade_counts_are_sums_and_leave_own_counts_alone() -> None:
     assert state.counts(4) == (1, 2, 1, 2)
     assert state.finished_evaluations == 9
     # The HGM defect, checked against: pooling must not change a node's own record.
-    assert (state.own_s[0], state.own_f[0]) == (1, 1)
+    assert (state.own_resolved[0], state.own_failed[0]) == (1, 1)
 
 
 def test_dispatched_tasks_count_as_tried_until_they_finish() -> None:

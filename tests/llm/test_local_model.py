@@ -11,7 +11,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 
 from archive import Archive, CladeHome
 from llm.config import LOCAL_MODEL_NAME, BackendConfig
