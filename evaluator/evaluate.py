@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from evaluator.agents import AgentSpec
 from evaluator.runner import EvalOptions, run_task
+from evaluator.stages import Stage, may_enter
 from evaluator.task import Outcome, Task, TaskResult
 
 if TYPE_CHECKING:
@@ -104,16 +105,6 @@ def evaluate_tasks(
         return list(pool.map(one, tasks))
 
 
-@dataclass(frozen=True)
-class Stage:
-    """One stage of a staged evaluation: these tasks, run only when the
-    resolved fraction so far is at least `threshold`."""
-
-    name: str
-    tasks: Sequence[Task]
-    threshold: float = 0.0
-
-
 @dataclass
 class StagedResult:
     results: list[TaskResult] = field(default_factory=list)
@@ -143,15 +134,10 @@ def staged_evaluation(
     the next stage's threshold (DGM: 10 tasks, then 50 more at >= 40 %)."""
     staged = StagedResult()
     for stage in stages:
-        if staged.results and staged.score < stage.threshold:
+        if not may_enter(stage.threshold, staged.resolved, len(staged.results)):
             staged.stopped_after = staged.stages_run[-1]
             break
         staged.results += evaluate_tasks(stage.tasks, agent, options, workers=workers, archive=archive,
                                          node_id=node_id, on_result=on_result)
         staged.stages_run.append(stage.name)
     return staged
-
-
-def dgm_stages(small: Sequence[Task], medium: Sequence[Task], threshold: float = 0.4) -> list[Stage]:
-    """DGM's two stages: `small`, then `medium` when at least `threshold` of small is resolved."""
-    return [Stage("small", small), Stage("medium", medium, threshold)]

@@ -161,8 +161,7 @@ class RunEngine:
         while len(self.in_flight) < self.config.workers and budget.spent < budget.total:
             action = self.policy.next_action(self.state, self.rng, budget)
             if isinstance(action, Expand) and not self._may_expand():
-                evaluate_only = getattr(self.policy, "evaluate_only", None)
-                action = evaluate_only(self.state, self.rng, budget) if evaluate_only else None
+                action = self.policy.evaluate_only(self.state, self.rng, budget)
             if action is None:
                 return
             if isinstance(action, Expand):

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from evaluator.stages import may_enter
 from evolve.state import TreeState
 
 
@@ -45,6 +46,11 @@ class Policy(ABC):
     @abstractmethod
     def next_action(self, state: TreeState, rng: np.random.Generator, budget: Budget) -> Action: ...
 
+    def evaluate_only(self, state: TreeState, rng: np.random.Generator, budget: Budget) -> Action:
+        """The action when no more expansions are allowed (`budget.expansions` spent):
+        by default none. HGM, which interleaves both, goes on evaluating."""
+        return None
+
 
 def thompson_pick(
     candidates: np.ndarray, successes: np.ndarray, failures: np.ndarray, rng: np.random.Generator, scale: float = 1.0
@@ -60,7 +66,7 @@ def first_untried(state: TreeState, i: int, tasks: list[str]) -> str | None:
     return next((t for t in tasks if t not in tried), None)
 
 
-def staged_evaluation(state: TreeState, stages: list[tuple[int, float]]) -> Evaluate | None:
+def owed_staged_task(state: TreeState, stages: list[tuple[int, float]]) -> Evaluate | None:
     """The next task a node owes under staged evaluation, oldest node first.
 
     `stages` are (tasks in this stage, share of the previous stages to be
@@ -73,8 +79,8 @@ def staged_evaluation(state: TreeState, stages: list[tuple[int, float]]) -> Eval
         done = int(state.own_resolved[i] + state.own_failed[i])
         boundary = 0
         for size, threshold in stages:
-            if boundary and (done < boundary or state.own_resolved[i] < threshold * boundary):
-                break  # earlier stage still running, or not good enough to go on
+            if boundary and (done < boundary or not may_enter(threshold, int(state.own_resolved[i]), boundary)):
+                break  # earlier stage still running, or not good enough to go on (evaluator.stages)
             task = first_untried(state, int(i), state.tasks[boundary : boundary + size])
             if task is not None:
                 return Evaluate(int(state.ids[i]), task)
@@ -98,7 +104,7 @@ class EvaluateThenExpand(Policy):
         """The state index of the parent, among `candidates` (state indices)."""
 
     def next_action(self, state: TreeState, rng: np.random.Generator, budget: Budget) -> Action:
-        owed = staged_evaluation(state, self.stages())
+        owed = owed_staged_task(state, self.stages())
         if owed is not None:
             return owed
         n = state.size
