@@ -1,7 +1,7 @@
 """How the server runs evolution runs: each run's engine in a child process.
 
-`clade serve` starts a run's engine with `evolve.runner.detach` — the same
-`python -m evolve.runner RUN` process that `clade run start --detach`
+`clade serve` starts a run's engine with `evolve.runs.detach` — the same
+`python -m evolve.runs RUN` process that `clade run start --detach`
 starts — rather than in a thread of the server, because:
 
 - an engine owns a worker pool, its own LLM gateway and Docker sandboxes
@@ -29,7 +29,7 @@ from archive import Archive
 from archive.errors import CladeError
 from archive.models import RunStatus
 from evolve.config import RunConfig
-from evolve.runner import FINAL, detach, engine_alive, read_pid
+from evolve.runs import FINAL, detach, engine_alive, read_pid
 
 Launcher = Callable[[int], "int | None"]
 

@@ -29,9 +29,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from evaluator import GOLD, EvalOptions, Outcome, eval_script, evaluate_tasks, gitrepo, grading
+from evaluator import GOLD, EvalOptions, Outcome, tests_script, evaluate_tasks, gitrepo, grading
 from evaluator.benchmarks import builtin
-from sandbox.docker_sandbox import DockerSandbox
+from sandbox.factory import open_sandbox
 from sandbox.image import build
 from sandbox.limits import SandboxLimits
 
@@ -44,18 +44,18 @@ def direct(tasks: list, image: str) -> dict[str, float]:
             repos[task.instance_id] = Path(tmp) / task.instance_id
             gitrepo.materialize(task.source_dir, repos[task.instance_id], task.base_commit)
         started = time.monotonic()
-        with DockerSandbox(image, SandboxLimits(lifetime=3600)) as sb:
+        with open_sandbox(image, SandboxLimits(lifetime=3600)) as sb:
             start_s = time.monotonic() - started
             tests_started = time.monotonic()
             passed = 0
             for task in tasks:
                 where = f"/workspace/direct/{task.instance_id}"
-                moved = eval_script.relocated(task, where)
+                moved = tests_script.relocated(task, where)
                 sb.copy_in(repos[task.instance_id], where)
                 sb.write_files({f"{where}.patch": task.patch, f"{where}.sh": grading.eval_script(moved)})
                 applied = sb.exec(["bash", "-c", grading.apply_script(where, f"{where}.patch")], timeout=120)
                 ran = sb.exec(["bash", f"{where}.sh"], timeout=task.test_timeout, workdir=where)
-                passed += eval_script.APPLY_PATCH_PASS in applied.output and ">>>>> Test Exit Code: 0" in ran.output
+                passed += tests_script.APPLY_PATCH_PASS in applied.output and ">>>>> Test Exit Code: 0" in ran.output
             tests_s = time.monotonic() - tests_started
     if passed != len(tasks):
         raise SystemExit(f"direct run: only {passed} of {len(tasks)} gold patches passed their tests")

@@ -29,13 +29,13 @@ from pathlib import Path
 from evaluator import gitrepo, grader, grading
 from evaluator.benchmarks import builtin
 from evaluator.task import Outcome
-from sandbox.docker_sandbox import DockerSandbox
+from sandbox.factory import open_sandbox
 from sandbox.image import build
 
 
 def unprotected(task, base: Path, image: str) -> float:
     started = time.monotonic()
-    with DockerSandbox(image) as sb:
+    with open_sandbox(image) as sb:
         sb.copy_in(base, task.repo_dir)
         sb.write_files({"/tmp/clade/model.patch": task.patch, "/tmp/clade/eval.sh": grading.eval_script(task)})
         applied = sb.exec(["bash", "-c", grading.apply_script(task.repo_dir, "/tmp/clade/model.patch")], timeout=120)
@@ -54,7 +54,7 @@ def protected(task, base: Path, image: str, logs: Path) -> float:
         return task.repo_dir
 
     logs.mkdir(parents=True, exist_ok=True)
-    graded = grader.grade_patch(task, task.patch, lambda **kw: DockerSandbox(image, **kw), place,
+    graded = grader.grade_patch(task, task.patch, lambda **kw: open_sandbox(image, **kw), place,
                                 tests_timeout=task.test_timeout, logs=logs, base=base)
     seconds = time.monotonic() - started
     if graded.outcome != Outcome.RESOLVED:

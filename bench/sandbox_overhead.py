@@ -24,14 +24,14 @@ import threading
 import time
 from collections.abc import Callable
 
-from sandbox.docker_sandbox import DockerSandbox
+from sandbox.factory import open_sandbox
 from sandbox.errors import SandboxError
 from sandbox.image import require_image
 
 
 def sandbox_round_trip(image: str) -> dict[str, float]:
     started = time.perf_counter()
-    sb = DockerSandbox(image)
+    sb = open_sandbox(image)
     created = time.perf_counter()
     result = sb.exec(["true"], timeout=60)
     executed = time.perf_counter()

@@ -51,7 +51,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # tests.postgres_s
 
 from archive import CladeHome, Outcome, open_archive  # noqa: E402
 from evaluator.contract import AgentLimits, ModelAccess  # noqa: E402
-from evaluator.runner import EvalOptions  # noqa: E402
+from evaluator.task_run import EvalOptions  # noqa: E402
 from evaluator.benchmarks import builtin  # noqa: E402
 from evaluator.task import Task  # noqa: E402
 from evolve.evaluation import EvaluateUnit, run_evaluation  # noqa: E402

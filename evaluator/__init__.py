@@ -20,9 +20,9 @@ from evaluator.agents import GOLD, NOOP, AgentSpec, code_agent, patch_agent, res
 from evaluator.benchmarks import Benchmark, open_benchmark
 from evaluator.contract import AccessIssuer, AgentLimits, ModelAccess
 from evaluator.errors import EvaluatorError
-from evaluator.evaluate import StagedResult, evaluate_task, evaluate_tasks, staged_evaluation
+from evaluator.scoring import StagedResult, evaluate_task, evaluate_tasks, staged_evaluation
 from evaluator.predictions import load_predictions
-from evaluator.runner import EvalOptions, run_task
+from evaluator.task_run import EvalOptions, run_task
 from evaluator.stages import Stage, dgm_stages
 from evaluator.task import Outcome, Task, TaskResult, TestsStatus
 

@@ -10,7 +10,7 @@
   for gets an empty one.
 
 Reference agents need neither a sandbox nor a model; code agents run in a
-sandbox (`evaluator.runner`) and reach the model through a `ModelAccess`
+sandbox (`evaluator.task_run`) and reach the model through a `ModelAccess`
 (`evaluator.contract`: socket, model name, token), fixed or issued per
 evaluation by an `AccessIssuer`.
 """

@@ -31,7 +31,7 @@ import yaml
 
 from evaluator import gitrepo, local
 from evaluator.benchmarks import builtin
-from evaluator.eval_script import patch_paths
+from evaluator.tests_script import patch_paths
 from evaluator.task import Task
 
 SUBSET_SIZES = {"small": 10, "medium": 50}

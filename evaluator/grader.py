@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from archive.errors import CladeError
-from evaluator import eval_script, grading, protect, verdict
+from evaluator import tests_script, grading, protect, verdict
 from evaluator.languages import clike, cpp, go, python, rust
 from evaluator.languages.base import Rewrite
 from evaluator.task import Outcome, Task, TestsStatus
@@ -134,11 +134,11 @@ def _grade(sb: Any, task: Task, patch: str, repo: str, tests_timeout: float, log
     language = language_of(task)
     q = shlex.quote
     applied, changed, added = _apply(sb, task, patch, repo, log)
-    if eval_script.APPLY_PATCH_PASS not in applied.output or applied.timed_out or not applied.ok:
+    if tests_script.APPLY_PATCH_PASS not in applied.output or applied.timed_out or not applied.ok:
         graded = grading.grade(task, applied.output, patch=patch)
         return Graded(Outcome.UNRESOLVED, graded.reason)
 
-    hidden = eval_script.patch_paths(task.test_patch)
+    hidden = tests_script.patch_paths(task.test_patch)
     owned_files = hidden + [str(p) for p in task.metadata.get("task_files", [])]
     restore, remove = protect.set_aside(changed, added, language=language, hidden=owned_files)
     set_aside = sorted(restore + remove)
@@ -172,7 +172,7 @@ def _grade(sb: Any, task: Task, patch: str, repo: str, tests_timeout: float, log
         files[f"{WORK}/hidden.tar"] = pack_files({k: v.encode() for k, v in staged.items()}, 0o644)
     prepared = _grader(sb, script, log, "set aside what the patch changed; put the hidden tests in place",
                        files=files)
-    if eval_script.TESTS_DID_NOT_APPLY in prepared.output or not prepared.ok:
+    if tests_script.TESTS_DID_NOT_APPLY in prepared.output or not prepared.ok:
         return Graded(Outcome.ERROR, "the hidden tests do not apply to the repository (a broken task)",
                       set_aside=set_aside)
     if hidden_texts is None:
@@ -229,7 +229,7 @@ def _hidden_files(task: Task, base: Path) -> dict[str, str | None]:
             if not ok:
                 raise CladeError(f"task {task.instance_id}: its hidden tests do not apply to its base ({message})")
             _HIDDEN_CACHE[key] = {p: (work / p).read_text() if (work / p).is_file() else None
-                                  for p in eval_script.patch_paths(task.test_patch)}
+                                  for p in tests_script.patch_paths(task.test_patch)}
     return _HIDDEN_CACHE[key]
 
 
@@ -262,7 +262,7 @@ def _judge(task: Task, report: dict[str, Any], rewrite: Rewrite, language: str, 
     if seen.tampering is not None:
         return _tampered(seen.tampering["rule"], seen.tampering["detail"], set_aside)
     graded_task = task.model_copy(update={"log_parser": "parse_log_pytest"})
-    log = f"{eval_script.START_TEST_OUTPUT}\n{verdict.pytest_log(seen.statuses)}{eval_script.END_TEST_OUTPUT}\n"
+    log = f"{tests_script.START_TEST_OUTPUT}\n{verdict.pytest_log(seen.statuses)}{tests_script.END_TEST_OUTPUT}\n"
     graded = grading.grade(graded_task, log, patch="x", log_path=logs / "test_results.txt")
     reason = graded.reason
     missing = sorted({t for t in [*task.FAIL_TO_PASS, *task.PASS_TO_PASS]} - set(seen.statuses))
@@ -280,7 +280,7 @@ def _judge_log(task: Task, report: dict[str, Any], set_aside: list[str], logs: P
     """The task's own runner did not load Clade's plugin: markers and exit status come from the
     harness (never from the tests' output, whose marker lines are defused), results from the log."""
     output = _LOG_MARKER.sub("]]]]]", str(report.get("output", "")))
-    log = (f"{eval_script.START_TEST_OUTPUT}\n{output}\n{eval_script.END_TEST_OUTPUT}\n"
+    log = (f"{tests_script.START_TEST_OUTPUT}\n{output}\n{tests_script.END_TEST_OUTPUT}\n"
            f">>>>> Test Exit Code: {report.get('exit_code')}\n")
     graded = grading.grade(task, log, patch="x", log_path=logs / "test_results.txt")
     return Graded(Outcome.RESOLVED if graded.resolved else Outcome.UNRESOLVED, graded.reason, graded.status,
@@ -303,9 +303,7 @@ def _split_prefix(task: Task) -> tuple[list[str], list[str]]:
     """A SWE-bench eval script before its tests, split by who may run each line: the grader runs
     git (checkout, apply and their here-documents) and the environment lines; anything else
     (`pip install -e .` runs the patched setup.py) runs as the tests' user, before the tests."""
-    from evaluator.runner import task_eval_script
-
-    head = task_eval_script(task).split(eval_script.START_TEST_OUTPUT)[0].rsplit("\n", 1)[0]
+    head = grading.task_eval_script(task).split(tests_script.START_TEST_OUTPUT)[0].rsplit("\n", 1)[0]
     grader_lines: list[str] = []
     test_lines: list[str] = []
     heredoc: str | None = None
@@ -328,7 +326,7 @@ def _split_prefix(task: Task) -> tuple[list[str], list[str]]:
 
 def _prepare_script(task: Task, repo: str) -> str:
     if task.test_cmd is not None:
-        return eval_script.prepare(repo_dir=repo, base_commit=task.base_commit, test_patch=task.test_patch)
+        return tests_script.prepare(repo_dir=repo, base_commit=task.base_commit, test_patch=task.test_patch)
     return "\n".join(_split_prefix(task)[0]) + "\n"
 
 
@@ -343,11 +341,9 @@ def _suite_plan(task: Task, repo: str, timeout: float) -> dict[str, Any]:
         args = ["-p", "no:cacheprovider", "--import-mode=append", "-q", *argv[at:]]
         return {"mode": "suite", "plugin": True, "cwd": repo, "timeout": timeout,
                 "argv": ["python3", "-I", f"{HARNESS_DIR}/pytest_main.py", repo, *args]}
-    from evaluator.runner import task_eval_script
-
-    script = task_eval_script(task)
-    rest = script.partition(eval_script.START_TEST_OUTPUT)[2]
-    command = rest.split("\n", 1)[1].split(eval_script.END_TEST_OUTPUT)[0].rsplit("\n", 1)[0]
+    script = grading.task_eval_script(task)
+    rest = script.partition(tests_script.START_TEST_OUTPUT)[2]
+    command = rest.split("\n", 1)[1].split(tests_script.END_TEST_OUTPUT)[0].rsplit("\n", 1)[0]
     # swebench records `$?` in a variable after the command; here the runner sees the real status itself
     command = "\n".join(line for line in command.splitlines() if not re.fullmatch(r"\s*\w+=\$\?\s*", line))
     setup = [line for line in _split_prefix(task)[1] if not line.strip().startswith("set ")]

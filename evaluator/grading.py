@@ -14,19 +14,21 @@ swebench is imported lazily: importing its harness costs about a second.
 
 from __future__ import annotations
 
+import re
 import shlex
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from evaluator.eval_script import (
+from evaluator.tests_script import (
     APPLY_PATCH_FAIL,
     APPLY_PATCH_PASS,
     END_TEST_OUTPUT,
     START_TEST_OUTPUT,
     TESTS_DID_NOT_APPLY,
 )
+from evaluator.contract import REPO_DIR
 from evaluator.task import Task, TestsStatus
 
 if TYPE_CHECKING:
@@ -46,6 +48,31 @@ def test_spec(task: Task) -> TestSpec:
 def eval_script(task: Task) -> str:
     """The full bash script that runs the hidden tests (swebench's header included)."""
     return test_spec(task).eval_script
+
+
+def sandbox_repo_dir(task: Task) -> str:
+    """Where the task's repository lives in the sandboxes.
+
+    Tasks made from files are copied to their `repo_dir`. Tasks whose
+    repository is inside an image (SWE-bench's /testbed) are copied from
+    there to /workspace, because a Clade sandbox's root is read-only and its
+    user unprivileged: only /workspace is writable.
+    """
+    if task.source_dir is not None:
+        return task.repo_dir
+    return REPO_DIR
+
+
+def task_eval_script(task: Task) -> str:
+    """The task's eval script, pointed at `sandbox_repo_dir(task)`."""
+    script = eval_script(task)
+    if task.source_dir is not None:
+        return script
+    src, dst = task.repo_dir.rstrip("/"), sandbox_repo_dir(task)
+    script = re.sub(rf"(?<![\w/.-]){re.escape(src)}(?![\w.-])", dst, script)
+    # An editable install in the image points at the original path; make the copy win.
+    header, _, body = script.partition("set -uxo pipefail\n")
+    return f"{header}set -uxo pipefail\nexport PYTHONPATH={dst}${{PYTHONPATH:+:$PYTHONPATH}}\n{body}"
 
 
 def apply_script(repo_dir: str, patch_file: str) -> str:

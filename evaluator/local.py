@@ -22,7 +22,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from evaluator import eval_script, gitrepo, grading
+from evaluator import tests_script, gitrepo, grading
 from evaluator.task import Task
 
 
@@ -68,12 +68,12 @@ def run_tests(task: Task, patch: str, *, workdir: Path | None = None, timeout: f
         repo = root / "repo"
         gitrepo.materialize(task.source_dir, repo, task.base_commit, task_id=task.instance_id,
                             exclude=task.source_exclude)
-        moved = eval_script.relocated(task, str(repo))
+        moved = tests_script.relocated(task, str(repo))
         (root / "model.patch").write_text(patch)
         started = time.monotonic()
         applied, _ = _bash(grading.apply_script(str(repo), str(root / "model.patch")), root, 60)
         log, timed_out = applied, False
-        if eval_script.APPLY_PATCH_PASS in applied:
+        if tests_script.APPLY_PATCH_PASS in applied:
             (root / "eval.sh").write_text(grading.eval_script(moved))
             output, timed_out = _bash(f"bash {root / 'eval.sh'}", root, timeout or task.test_timeout)
             log += output

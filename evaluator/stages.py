@@ -2,7 +2,7 @@
 
 DGM evaluates a new agent on 10 tasks, then on 50 more only when at least
 40 % of the first were resolved. The same rule serves the evaluator's
-library call (`evaluator.evaluate.staged_evaluation`, one agent) and the
+library call (`evaluator.scoring.staged_evaluation`, one agent) and the
 search's policies (`evolve.policies`, every node of a tree), so it lives
 here, apart from both, with nothing heavy to import.
 """

@@ -32,8 +32,8 @@ from archive import Archive
 from archive.errors import PatchDoesNotApply
 from archive.models import Evaluation, Node, NodeStatus, Outcome, RunStatus
 from evaluator.agents import write_agent_code
-from evaluator.evaluate import record_finished
-from evaluator.runner import EvalOptions
+from evaluator.scoring import record_finished
+from evaluator.task_run import EvalOptions
 from evaluator.task import Task
 from evolve import confirmation
 from evolve.config import RunConfig

@@ -1,6 +1,6 @@
 """One evaluation as a worker runs it: a node's agent on one task.
 
-The work itself is the evaluator's (`evaluator.runner.run_task`: the agent
+The work itself is the evaluator's (`evaluator.task_run.run_task`: the agent
 in one sandbox, the grading in a fresh one, swebench's verdict); this module
 only unpacks the unit (evolve.units) and packs the result — outcome,
 reason, details and log files — for the driver to record.
@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from evaluator.agents import code_agent
-from evaluator.runner import run_task
+from evaluator.task_run import run_task
 from evolve.units import EvaluateResult, EvaluateUnit, check_version, unpack_code
 
 

@@ -23,7 +23,7 @@ from typing import Any, Protocol, Self
 
 from archive.errors import CladeError
 from evaluator.contract import AgentLimits, ModelAccess
-from evaluator.runner import EvalOptions
+from evaluator.task_run import EvalOptions
 from evaluator.task import Outcome, Task
 from evolve.diagnosis import EntryMaterial
 from evolve.entry import Entry

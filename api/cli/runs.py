@@ -87,7 +87,7 @@ def start(
 ) -> None:
     """Start an evolution run from a configuration file."""
     from evolve.config import ConfigError, load_config
-    from evolve.runner import create_run
+    from evolve.runs import create_run
 
     extra = []
     if executor is not None:
@@ -116,7 +116,7 @@ def resume(
 @app.command("pause")
 def pause(run_id: int = typer.Argument(..., help="Run id.")) -> None:
     """Stop dispatching new work; what is under way finishes and is recorded."""
-    from evolve.runner import request_stop
+    from evolve.runs import request_stop
 
     request_stop(archive(), run_id, RunStatus.PAUSED)
     typer.echo(f"run {run_id}: pause requested (resume with `clade run resume {run_id}`)")
@@ -125,7 +125,7 @@ def pause(run_id: int = typer.Argument(..., help="Run id.")) -> None:
 @app.command("cancel")
 def cancel(run_id: int = typer.Argument(..., help="Run id.")) -> None:
     """End the run for good; what is under way finishes and is recorded."""
-    from evolve.runner import request_stop
+    from evolve.runs import request_stop
 
     request_stop(archive(), run_id, RunStatus.CANCELLED)
     typer.echo(f"run {run_id}: cancelled")
@@ -134,7 +134,7 @@ def cancel(run_id: int = typer.Argument(..., help="Run id.")) -> None:
 @app.command("status")
 def status(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JSON_OPTION) -> None:
     """Status, budget spent, counters and the best node so far."""
-    from evolve.runner import engine_alive
+    from evolve.runs import engine_alive
 
     repo = archive().repo
     data = run_dict(repo.get_run(run_id))
@@ -162,8 +162,8 @@ def status(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JS
 
 
 def _drive(run_id: int, detach: bool, as_json: bool) -> None:
-    from evolve.runner import detach as detach_run
-    from evolve.runner import drive
+    from evolve.runs import detach as detach_run
+    from evolve.runs import drive
 
     if detach:
         pid = detach_run(archive(), run_id)

@@ -28,7 +28,7 @@ from api import services
 from api.deps import ArchiveDep, SettingsDep, SupervisorDep
 from api.routers.common import MAX_ID, NOT_FOUND, EventStreamResponse, RunId
 from api.schemas import SSE_EVENT_SCHEMA, EventList
-from evolve.runner import FINAL
+from evolve.runs import FINAL
 
 router = APIRouter(prefix="/api/runs", tags=["events"])
 BATCH = 500

@@ -18,7 +18,7 @@ from archive.errors import CladeError
 from archive.export import export_node
 from archive.models import RunStatus
 from evolve.config import RunConfig
-from evolve.runner import create_run, request_stop
+from evolve.runs import create_run, request_stop
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import yaml
 
-from evaluator import eval_script
+from evaluator import tests_script
 from evaluator.errors import BadTask, UnknownTask
 from evaluator.task import SANDBOX_REPO_DIR, Task
 
@@ -73,7 +73,7 @@ def load_task_dir(task_dir: Path, repo_dir: str = SANDBOX_REPO_DIR) -> Task:
         FAIL_TO_PASS=tests.get("FAIL_TO_PASS", []),
         PASS_TO_PASS=tests.get("PASS_TO_PASS", []),
         created_at=str(meta.get("created_at", "")),
-        eval_script=eval_script.build(repo_dir=repo_dir, base_commit=base_commit, test_patch=test_patch,
+        eval_script=tests_script.build(repo_dir=repo_dir, base_commit=base_commit, test_patch=test_patch,
                                       test_cmd=test_cmd),
         log_parser=meta.get("log_parser", "parse_log_pytest"),
         eval_type=meta.get("eval_type", "pass_and_fail"),

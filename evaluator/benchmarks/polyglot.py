@@ -30,7 +30,7 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from evaluator import eval_script, gitrepo
+from evaluator import tests_script, gitrepo
 from evaluator.errors import BadTask, DatasetUnavailable, UnknownTask
 from evaluator.task import SANDBOX_REPO_DIR, Task
 
@@ -250,7 +250,7 @@ def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DI
         patch=gold,
         FAIL_TO_PASS=fail_to_pass,
         PASS_TO_PASS=[],
-        eval_script=eval_script.build(repo_dir=repo_dir, base_commit=base_commit, test_patch=test_patch,
+        eval_script=tests_script.build(repo_dir=repo_dir, base_commit=base_commit, test_patch=test_patch,
                                       test_cmd=test_cmd),
         log_parser="parse_log_pytest",
         eval_type="pass_and_fail",

@@ -17,7 +17,7 @@ import pytest
 from api.server import start_background_server
 from archive import Archive, CladeHome, NodeStatus
 from archive.export import MANIFEST_NAME
-from evolve.runner import engine_alive
+from evolve.runs import engine_alive
 from tests.api.conftest import chromium_available, open_browser, screenshot
 from tests.evolve.conftest import engine_config, engine_tasks, scripted_world  # noqa: F401 - fixtures
 from tests.evolve.scripted_world import CAREFUL

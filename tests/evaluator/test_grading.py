@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from evaluator import eval_script, grading
+from evaluator import tests_script, grading
 from evaluator.task import Task
 
 
@@ -27,9 +27,9 @@ def make_task(**changes: object) -> Task:
 
 
 def log(*lines: str, exit_code: int = 0, applied: bool = True) -> str:
-    head = eval_script.APPLY_PATCH_PASS if applied else eval_script.APPLY_PATCH_FAIL
+    head = tests_script.APPLY_PATCH_PASS if applied else tests_script.APPLY_PATCH_FAIL
     body = "\n".join(lines)
-    return (f"{head}\n{eval_script.START_TEST_OUTPUT}\n{body}\n{eval_script.END_TEST_OUTPUT}\n"
+    return (f"{head}\n{tests_script.START_TEST_OUTPUT}\n{body}\n{tests_script.END_TEST_OUTPUT}\n"
             f">>>>> Test Exit Code: {exit_code}\n")
 
 
@@ -42,10 +42,10 @@ def test_json_string_test_lists_are_parsed() -> None:
 def test_markers_are_swebench_markers() -> None:
     from swebench.harness import constants
 
-    assert eval_script.START_TEST_OUTPUT == constants.START_TEST_OUTPUT
-    assert eval_script.END_TEST_OUTPUT == constants.END_TEST_OUTPUT
-    assert eval_script.APPLY_PATCH_FAIL == constants.APPLY_PATCH_FAIL
-    assert eval_script.APPLY_PATCH_PASS == constants.APPLY_PATCH_PASS
+    assert tests_script.START_TEST_OUTPUT == constants.START_TEST_OUTPUT
+    assert tests_script.END_TEST_OUTPUT == constants.END_TEST_OUTPUT
+    assert tests_script.APPLY_PATCH_FAIL == constants.APPLY_PATCH_FAIL
+    assert tests_script.APPLY_PATCH_PASS == constants.APPLY_PATCH_PASS
 
 
 def test_resolved_when_every_listed_test_passes() -> None:
@@ -81,14 +81,14 @@ def test_missing_test_counts_as_failure() -> None:
 
 
 def test_patch_that_did_not_apply() -> None:
-    text = "error: patch failed: calc/parser.py:12\n" + eval_script.APPLY_PATCH_FAIL + "\n"
+    text = "error: patch failed: calc/parser.py:12\n" + tests_script.APPLY_PATCH_FAIL + "\n"
     graded = grading.grade(make_task(), text, patch="x")
     assert not graded.resolved and not graded.tests_ran
     assert graded.reason.startswith("the patch does not apply: error: patch failed: calc/parser.py:12")
 
 
 def test_run_cut_short_before_the_end_marker() -> None:
-    text = f"{eval_script.APPLY_PATCH_PASS}\n{eval_script.START_TEST_OUTPUT}\nPASSED tests/test_x.py::test_new\n"
+    text = f"{tests_script.APPLY_PATCH_PASS}\n{tests_script.START_TEST_OUTPUT}\nPASSED tests/test_x.py::test_new\n"
     graded = grading.grade(make_task(), text, patch="x")
     assert not graded.resolved
     assert "did not finish" in graded.reason
@@ -110,14 +110,14 @@ def test_log_is_written_where_asked(tmp_path) -> None:
 def test_eval_script_restores_hidden_files_and_records_exit_code() -> None:
     patch = ("diff --git a/tests/test_a.py b/tests/test_a.py\nnew file mode 100644\n--- /dev/null\n"
              "+++ b/tests/test_a.py\n@@ -0,0 +1 @@\n+def test_a(): pass\n")
-    body = eval_script.build(repo_dir="/workspace/repo", base_commit="abc", test_patch=patch, test_cmd="pytest -rA")
+    body = tests_script.build(repo_dir="/workspace/repo", base_commit="abc", test_patch=patch, test_cmd="pytest -rA")
     script = grading.eval_script(make_task(eval_script=body))
     assert script.startswith("#!/bin/bash\nset -uxo pipefail\n")
     assert "for f in tests/test_a.py;" in script
     assert "SWEBENCH_TEST_EXIT_CODE=$?" in script
-    assert eval_script.patch_paths(patch) == ["tests/test_a.py"]
+    assert tests_script.patch_paths(patch) == ["tests/test_a.py"]
 
 
 def test_heredoc_marker_inside_a_test_patch_is_refused() -> None:
     with pytest.raises(ValueError):
-        eval_script.build(repo_dir="/r", base_commit="abc", test_patch=eval_script.HEREDOC, test_cmd="true")
+        tests_script.build(repo_dir="/r", base_commit="abc", test_patch=tests_script.HEREDOC, test_cmd="true")

@@ -34,7 +34,7 @@ from evaluator.agents import patch_agent
 from evaluator.benchmarks import builtin
 from evaluator.benchmarks.polyglot import PolyglotBenchmark
 from evaluator.benchmarks.swe_bench import SWEBenchBenchmark
-from evaluator.runner import EvalOptions, run_task
+from evaluator.task_run import EvalOptions, run_task
 from evaluator.task import Outcome, Task
 from tests.evaluator.test_swebench import (  # noqa: F401 - instance_image is a fixture used here
     SOURCE_TASK,

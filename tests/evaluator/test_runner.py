@@ -24,7 +24,7 @@ from evaluator import (
     Outcome,
     code_agent,
     dgm_stages,
-    eval_script,
+    tests_script,
     evaluate_task,
     evaluate_tasks,
     staged_evaluation,
@@ -113,7 +113,7 @@ def test_hanging_tests_are_a_timeout(options) -> None:
     hanging = task.model_copy(update={
         "test_patch": hang,
         "FAIL_TO_PASS": ["tests/test_hang.py::test_hangs"],
-        "eval_script": eval_script.build(repo_dir=task.repo_dir, base_commit=task.base_commit, test_patch=hang,
+        "eval_script": tests_script.build(repo_dir=task.repo_dir, base_commit=task.base_commit, test_patch=hang,
                                          test_cmd=task.test_cmd),
     })
     result = evaluate_task(hanging, GOLD, EvalOptions(**{**vars(options), "tests_timeout": 5}))

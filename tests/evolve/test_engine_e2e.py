@@ -13,9 +13,9 @@ import pytest
 from archive import Archive, NodeStatus, Outcome, RunStatus
 from archive.export import MANIFEST_NAME, export_node
 from evaluator.contract import AgentLimits, ModelAccess
-from evaluator.runner import EvalOptions
+from evaluator.task_run import EvalOptions
 from evolve.evaluation import EvaluateUnit, run_evaluation
-from evolve.runner import create_run, drive
+from evolve.runs import create_run, drive
 from evolve.units import pack_code
 from llm.config import BackendConfig, GatewayConfig
 from llm.gateway import Gateway

@@ -10,7 +10,7 @@ import pytest
 
 from archive import Archive, NodeStatus, RunStatus
 from evolve.config import validate_config
-from evolve.runner import create_run, drive
+from evolve.runs import create_run, drive
 from llm.config import LOCAL_MODEL_NAME
 from tests.evolve.conftest import TASK_IDS
 

@@ -13,7 +13,7 @@ import docker
 import pytest
 
 from archive import Archive, NodeStatus, RunStatus
-from evolve.runner import create_run, drive
+from evolve.runs import create_run, drive
 from sandbox.reaper import LABEL_PID
 from tests.evolve.conftest import engine_config
 
@@ -48,7 +48,7 @@ def test_kill_9_then_resume(
     config = engine_config(scripted_world, budget__task_evaluations=8, budget__expansions=2)
     run = create_run(archive, config)
     env = {**os.environ, "CLADE_HOME": str(archive.home.root)}
-    engine = subprocess.Popen([sys.executable, "-m", "evolve.runner", str(run.id)], env=env,
+    engine = subprocess.Popen([sys.executable, "-m", "evolve.runs", str(run.id)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_for_event(archive, run.id, kill_after, count)

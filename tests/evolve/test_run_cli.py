@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from archive import Archive, Outcome, RunStatus
-from evolve.runner import engine_alive
+from evolve.runs import engine_alive
 from tests.evolve.conftest import TASK_IDS, engine_config
 from tests.evolve.test_resume import wait_for_event
 

@@ -11,7 +11,7 @@ from archive import Archive
 from evolve.config import RayConfig, validate_config
 from evolve.executor import LocalExecutor, make_executor
 from evolve.ray_executor import RayExecutorError, _probe, preflight, require_shared_archive
-from evolve.runner import create_run
+from evolve.runs import create_run
 from tests.evolve.conftest import engine_config
 from tests.evolve.test_run_cli import clade, write_config
 

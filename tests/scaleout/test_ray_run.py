@@ -23,7 +23,7 @@ import docker
 import pytest
 
 from archive import Archive, NodeStatus, Outcome, RunStatus
-from evolve.runner import create_run, drive
+from evolve.runs import create_run, drive
 from sandbox.reaper import LABEL_PID
 from tests.evolve.conftest import engine_config
 from tests.evolve.test_run_cli import clade, write_config

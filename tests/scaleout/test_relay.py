@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from evaluator.contract import AgentLimits, ModelAccess
-from evaluator.runner import EvalOptions
+from evaluator.task_run import EvalOptions
 from evolve.relay import BridgeLink, GatewayBridge, Relay, ensure_relay, stop_relays
 from evolve.units import EvaluateUnit, ExpandUnit
 from llm.config import BackendConfig, GatewayConfig

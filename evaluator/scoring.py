@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from evaluator.agents import AgentSpec
-from evaluator.runner import EvalOptions, run_task
+from evaluator.task_run import EvalOptions, run_task
 from evaluator.stages import Stage, may_enter
 from evaluator.task import Outcome, Task, TaskResult
 

@@ -79,31 +79,6 @@ class _Solved:
     exit_code: int | None = None
 
 
-def sandbox_repo_dir(task: Task) -> str:
-    """Where the task's repository lives in the sandboxes.
-
-    Tasks made from files are copied to their `repo_dir`. Tasks whose
-    repository is inside an image (SWE-bench's /testbed) are copied from
-    there to /workspace, because a Clade sandbox's root is read-only and its
-    user unprivileged: only /workspace is writable.
-    """
-    if task.source_dir is not None:
-        return task.repo_dir
-    return REPO_DIR
-
-
-def task_eval_script(task: Task) -> str:
-    """The task's eval script, pointed at `sandbox_repo_dir(task)`."""
-    script = grading.eval_script(task)
-    if task.source_dir is not None:
-        return script
-    src, dst = task.repo_dir.rstrip("/"), sandbox_repo_dir(task)
-    script = re.sub(rf"(?<![\w/.-]){re.escape(src)}(?![\w.-])", dst, script)
-    # An editable install in the image points at the original path; make the copy win.
-    header, _, body = script.partition("set -uxo pipefail\n")
-    return f"{header}set -uxo pipefail\nexport PYTHONPATH={dst}${{PYTHONPATH:+:$PYTHONPATH}}\n{body}"
-
-
 def run_task(
     task: Task,
     agent: AgentSpec,
@@ -182,7 +157,7 @@ def _base_repo(task: Task, tmp: Path) -> Path | None:
 
 def _place_repo(sb: Sandbox, task: Task, base: Path | None, user: str = "sandbox") -> str:
     """Put the base repository where the scripts expect it, owned by `user`; return that path."""
-    repo = sandbox_repo_dir(task)
+    repo = grading.sandbox_repo_dir(task)
     if base is not None:
         sb.copy_in(base, repo, user=user)
         return repo

@@ -2,7 +2,7 @@
 
 A run's configuration is stored with it, so `resume` needs only its id. The
 engine runs in the calling process (attached, with a live view) or in a
-detached child process (`python -m evolve.runner RUN_ID`) whose pid is kept
+detached child process (`python -m evolve.runs RUN_ID`) whose pid is kept
 in the run's folder, so that any later process can tell whether it lives.
 """
 
@@ -65,7 +65,7 @@ def detach(archive: Archive, run_id: int) -> int:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
         child = subprocess.Popen(
-            [sys.executable, "-m", "evolve.runner", str(run_id)],
+            [sys.executable, "-m", "evolve.runs", str(run_id)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             env={**os.environ, "CLADE_HOME": str(archive.home.root)},
         )
