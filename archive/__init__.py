@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from archive.code_limits import CodeLimits
 from archive.codestore import CodeStore
 from archive.db import Database, open_database
 from archive.errors import CladeError, NotFound
@@ -86,17 +87,19 @@ class Archive:
         store.set_ref(child.id, commit)
         return child
 
-    def attach_patch(self, node_id: int, patch: str) -> Node:
+    def attach_patch(self, node_id: int, patch: str, limits: CodeLimits | None = None) -> Node:
         """Give a node row made before its code existed (an expansion in
         progress) its commit: the parent's code plus `patch`. Raises
-        PatchDoesNotApply, with nothing written, when it does not apply."""
+        PatchDoesNotApply (or its UnsafeCode, when the code would break
+        `limits`), with nothing written."""
         node = self.repo.get_node(node_id)
         if node.parent_id is None:
             raise NotFound(f"node {node_id} is a root: its code is the seed agent")
         parent = self.repo.get_node(node.parent_id)
         store = self.code_store(node.run_id)
         summary = (node.proposal or {}).get("improvement_proposal") or node.entry_task or "self-modification"
-        commit = store.apply_patch(parent.commit, patch, message=f"node {node_id}, child of node {parent.id}: {summary}")
+        commit = store.apply_patch(parent.commit, patch, message=f"node {node_id}, child of node {parent.id}: {summary}",
+                                   limits=limits)
         store.set_ref(node_id, commit)
         return self.repo.update_node(node_id, commit=commit)
 

@@ -10,9 +10,9 @@ is kept reachable by a branch `node-<id>`.
 
 from __future__ import annotations
 
-import io
 import os
 import shutil
+import subprocess
 import tarfile
 import tempfile
 from collections.abc import Iterator
@@ -21,6 +21,7 @@ from pathlib import Path
 
 import git
 
+from archive.code_limits import CodeLimits, Entry, UnsafeCode, problem
 from archive.errors import CodeStoreError, PatchDoesNotApply
 from archive.git import GitError, run_git
 
@@ -74,9 +75,10 @@ class CodeStore:
                 tree = self._git(env, "write-tree")
         return self._git(_IDENTITY, "commit-tree", tree, "-m", message)
 
-    def apply_patch(self, parent_commit: str, patch: str, *, message: str) -> str:
+    def apply_patch(self, parent_commit: str, patch: str, *, message: str, limits: CodeLimits | None = None) -> str:
         """A new commit = `parent_commit` + `patch`. Raises PatchDoesNotApply
-        (having written nothing) when git cannot apply it."""
+        (having written nothing) when git cannot apply it, and UnsafeCode when
+        the tree it makes breaks `limits` (archive.code_limits)."""
         if not patch.strip():
             raise PatchDoesNotApply("the patch is empty: a child must change its parent's code")
         if not patch.endswith("\n"):
@@ -96,6 +98,9 @@ class CodeStore:
                     ) from None
                 self._git(env, "apply", "--cached", "--whitespace=nowarn", handle.name)
                 tree = self._git(env, "write-tree")
+                found = problem(self._entries(env, tree, parent_commit), limits or CodeLimits())
+                if found is not None:
+                    raise UnsafeCode(f"the child's code is refused: {found}")
         finally:
             os.unlink(handle.name)
         return self._git(_IDENTITY, "commit-tree", tree, "-p", parent_commit, "-m", message)
@@ -103,14 +108,45 @@ class CodeStore:
     def set_ref(self, node_id: int, commit: str) -> None:
         self._git({}, "update-ref", node_ref(node_id), commit)
 
+    def _entries(self, env: dict[str, str], tree: str, parent_commit: str) -> Iterator[Entry]:
+        """The tree's paths with sizes; link targets read from git; binary as git
+        tells it (numstat "-") for the files that differ from the parent."""
+        binary = {
+            record.split("\t", 2)[2]
+            for record in self._git(env, "diff-index", "--cached", "--numstat", "-z", parent_commit).split("\0")
+            if record.startswith("-\t-\t")
+        }
+        for line in filter(None, self._git(env, "ls-tree", "-r", "-l", "-z", "--full-tree", tree).split("\0")):
+            info, path = line.split("\t", 1)
+            mode, kind, obj, size = info.split()
+            if mode == "120000":
+                yield Entry(path, "link", link_target=self._git(env, "cat-file", "blob", obj))
+            elif kind == "blob":
+                yield Entry(path, "file", int(size), binary=path in binary)
+            else:
+                yield Entry(path, "other")
+
     # -- reading ------------------------------------------------------------
     def materialize(self, commit: str, dest: Path) -> Path:
-        """Write the commit's files into `dest` (created if missing)."""
+        """Write the commit's files into `dest` (created if missing), streamed
+        from `git archive` (never the whole tree in memory)."""
         self._resolve(commit)
         dest.mkdir(parents=True, exist_ok=True)
-        data = self.repo.git.archive("--format=tar", commit, stdout_as_string=False)
-        with tarfile.open(fileobj=io.BytesIO(data)) as archive:
-            archive.extractall(dest, filter="data")
+        with subprocess.Popen(["git", "--git-dir", str(self.path), "archive", "--format=tar", commit],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
+            assert proc.stdout is not None
+            try:
+                with tarfile.open(fileobj=proc.stdout, mode="r|") as archive:
+                    archive.extractall(dest, filter="data")
+            except (tarfile.TarError, OSError) as exc:
+                proc.kill()
+                raise CodeStoreError(
+                    f"commit {commit[:12]} cannot be unpacked ({type(exc).__name__}: {exc}): it was stored before "
+                    "Clade checked code at the door; export another node, or re-run the expansion"
+                ) from None
+            error = proc.stderr.read().decode(errors="replace") if proc.stderr else ""
+        if proc.returncode != 0:
+            raise CodeStoreError(f"git archive of {commit[:12]} failed: {error.strip()[:300]}")
         return dest
 
     def diff(self, old: str | None, new: str) -> str:

@@ -12,6 +12,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
+from archive.code_limits import CodeLimits
 from archive.errors import CladeError
 from evaluator.contract import AgentLimits
 from evolve.policies import POLICIES, make_policy
@@ -137,6 +138,7 @@ class RunConfig(_Strict):
     timeouts: TimeoutConfig = Field(default_factory=TimeoutConfig)
     agent: AgentConfig = Field(default_factory=AgentConfig)
     sandbox: SandboxLimits = Field(default_factory=SandboxLimits)
+    code: CodeLimits = Field(default_factory=CodeLimits, description="what a child's code may be (checked at the door)")
     final: FinalConfig = Field(default_factory=FinalConfig)
     prompts: PromptsConfig = Field(default_factory=PromptsConfig)
 

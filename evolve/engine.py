@@ -32,6 +32,7 @@ from archive import Archive
 from archive.errors import PatchDoesNotApply
 from archive.models import Evaluation, Node, NodeStatus, Outcome, RunStatus
 from evaluator.agents import write_agent_code
+from evaluator.contract import ModelAccess
 from evaluator.scoring import record_finished
 from evaluator.task_run import EvalOptions
 from evaluator.task import Task
@@ -57,6 +58,16 @@ from sandbox.reaper import reap_orphans
 log = logging.getLogger(__name__)
 STOP_REQUESTS = {RunStatus.PAUSED, RunStatus.CANCELLED}
 FATAL_ERRORS = (DockerUnavailable, ImageMissing)  # no sandbox can run: stop, keep the work pending
+
+
+@dataclass(frozen=True)
+class Dispatched:
+    """A unit under way: what it is, the row it writes, the model access it holds
+    (revoked the moment its result comes back, whatever the result)."""
+
+    kind: str  # "expand" or "evaluate"
+    row_id: int
+    grants: tuple[ModelAccess, ...]
 
 
 @dataclass
@@ -98,7 +109,7 @@ class RunEngine:
         self.executor.attach_gateway(self.gateway.gateway)
         self.on_progress = on_progress
         self.logs = archive.home.logs_dir(run_id)
-        self.in_flight: dict[Future, tuple[str, int]] = {}
+        self.in_flight: dict[Future, Dispatched] = {}
         self.rng = np.random.default_rng(config.seed + self.repo.get_run(run_id).last_event_seq)
         self.entry_rng = random.Random(config.seed + self.repo.get_run(run_id).nodes_count)
         self.state = self._load_state()
@@ -195,20 +206,22 @@ class RunEngine:
         entry, material = self._entry(node)
         self.repo.update_node(node.id, status=NodeStatus.BUILDING, entry_task=entry.label)
         models, timeouts, issuer = self.config.models, self.config.timeouts, self.gateway.issuer
+        diagnosis = issuer.grant("diagnosis", models.diagnosis, node_id=node.id)
+        self_improve = issuer.grant("self_improve", models.self_improve, node_id=node.id)
         unit = ExpandUnit(
             run_id=self.run_id, node_id=node.id, parent_id=node.parent_id, parent_code=self._packed_code(node.parent_id),
-            entry=entry, material=material,
-            diagnosis=issuer.grant("diagnosis", models.diagnosis, node_id=node.id),
-            self_improve=issuer.grant("self_improve", models.self_improve, node_id=node.id),
+            entry=entry, material=material, diagnosis=diagnosis, self_improve=self_improve,
             limits=self.config.sandbox,
             agent_limits=self.config.agent.limits(timeouts.self_improve_seconds),
             validation_seconds=timeouts.validation_seconds,
             diagnosis_max_chars=models.diagnosis_max_chars,
             diagnosis_max_tokens=models.diagnosis_max_tokens,
             prompts_dir=str(self.config.prompts.folder) if self.config.prompts.folder else None,
+            code_limits=self.config.code,
         )
         self._event("expansion_started", {"node_id": node.id, "parent_id": node.parent_id, "entry": entry.label})
-        self.in_flight[self.executor.submit(run_expansion, unit)] = ("expand", node.id)
+        self.in_flight[self.executor.submit(run_expansion, unit)] = Dispatched("expand", node.id,
+                                                                               (diagnosis, self_improve))
 
     def _dispatch_evaluation(self, evaluation: Evaluation) -> None:
         access = self.gateway.issuer.grant("solve", self.config.models.solve, node_id=evaluation.node_id,
@@ -221,7 +234,7 @@ class RunEngine:
                             agent_code=self._packed_code(evaluation.node_id), options=options)
         self._event("evaluation_started", {"evaluation_id": evaluation.id, "node_id": evaluation.node_id,
                                            "task_id": evaluation.task_id})
-        self.in_flight[self.executor.submit(run_evaluation, unit)] = ("evaluate", evaluation.id)
+        self.in_flight[self.executor.submit(run_evaluation, unit)] = Dispatched("evaluate", evaluation.id, (access,))
 
     def _packed_code(self, node_id: int) -> bytes:
         with tempfile.TemporaryDirectory(prefix="clade-agent-") as tmp:
@@ -233,7 +246,8 @@ class RunEngine:
 
     # -- recording ---------------------------------------------------------------
     def _record(self, future: Future) -> None:
-        kind, row_id = self.in_flight.pop(future)
+        dispatched = self._settle(future)
+        kind, row_id = dispatched.kind, dispatched.row_id
         error = future.exception()
         if isinstance(error, FATAL_ERRORS):
             raise error
@@ -247,7 +261,7 @@ class RunEngine:
             result = ExpandResult(node_id, False, "worker", f"the expansion crashed: {type(error).__name__}: {error}")
         if result.patch:
             try:
-                self.archive.attach_patch(node_id, result.patch)
+                self.archive.attach_patch(node_id, result.patch, self.config.code)
             except PatchDoesNotApply as exc:
                 result.ok, result.stage, result.reason = False, "patch", str(exc)
         self._write_logs(f"node-{node_id}", result.logs)
@@ -307,6 +321,13 @@ class RunEngine:
             self._record_some()
         return confirmation.confirmed_best(self.repo, candidates, self.held_out, self.config.final.quantile)
 
+    def _settle(self, future: Future) -> Dispatched:
+        """The unit is over: no call may be made with its model access any more."""
+        dispatched = self.in_flight.pop(future)
+        for access in dispatched.grants:
+            self.gateway.issuer.revoke(access)
+        return dispatched
+
     def _drain(self) -> None:
         """Wait for work under way and record what finished (a fatal error
         leaves the rest pending for resume)."""
@@ -314,7 +335,7 @@ class RunEngine:
             try:
                 future.result(timeout=max(self.config.timeouts.agent_seconds, 60) * 2)
             except Exception:  # noqa: BLE001 - left pending: resume redoes it
-                self.in_flight.pop(future, None)
+                self._settle(future)
                 continue
             try:
                 self._record(future)
@@ -334,7 +355,7 @@ class RunEngine:
             return
         n = self.state.size
         best = best_belief(self.state, self.config.final.quantile, self.config.final.min_evaluations)
-        running = [f"{kind} {row}" for kind, row in self.in_flight.values()]
+        running = [f"{d.kind} {d.row_id}" for d in self.in_flight.values()]
         self.on_progress(Progress(
             nodes=n, valid=int(self.state.valid[:n].sum()), evaluations_finished=self.state.finished_evaluations,
             evaluations_budget=self.config.budget.task_evaluations, running=running,

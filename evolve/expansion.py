@@ -12,6 +12,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from archive.code_limits import UnsafeCode, check_folder
 from archive.git import run_git
 from evaluator.agent_run import run_agent
 from evaluator.contract import ModelAccess
@@ -82,6 +83,10 @@ def run_expansion(unit: ExpandUnit, chat: Chat | None = None) -> ExpandResult:
             return done(False, "patch", f"the patch does not apply to the parent: {applied.stderr.strip()[:300]}",
                         run.patch, proposal_data)
         shutil.rmtree(child / ".git")
+        try:  # at the door: a child that would break the code store's limits is never validated
+            check_folder(child, unit.code_limits)
+        except UnsafeCode as exc:
+            return done(False, "patch", str(exc), run.patch, proposal_data)
         if not (child / "agent").is_dir():
             return done(False, "contract", "the child has no agent/ package", run.patch, proposal_data)
         result = validate_agent(child, unit.limits, unit.validation_seconds)

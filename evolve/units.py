@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol, Self
 
+from archive.code_limits import CodeLimits
 from archive.errors import CladeError
 from evaluator.contract import AgentLimits, ModelAccess
 from evaluator.task_run import EvalOptions
@@ -93,6 +94,7 @@ class ExpandUnit:
     diagnosis_max_chars: int
     diagnosis_max_tokens: int = 1536
     prompts_dir: str | None = None
+    code_limits: CodeLimits = field(default_factory=CodeLimits)
     version: int = UNIT_VERSION
 
     @property
