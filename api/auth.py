@@ -44,13 +44,25 @@ def ensure_token(home: CladeHome) -> tuple[str, bool]:
     """The API token, made if there is none yet; returns (token, created)."""
     home.ensure_writable()
     path = token_path(home)
-    token = secrets.token_urlsafe(32)
-    try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    except FileExistsError:
+    if path.exists() or path.is_symlink():
         return read_token(home), False
-    with os.fdopen(fd, "w") as handle:
-        handle.write(token + "\n")
+    token = secrets.token_urlsafe(32)
+    # Written aside, then linked into place: a full disk or a crash never leaves an empty token file.
+    draft = path.with_name(f".{TOKEN_FILE}.{secrets.token_hex(4)}")
+    try:
+        fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(token + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.link(draft, path)
+    except FileExistsError:  # another `clade serve` made it first
+        return read_token(home), False
+    except OSError as exc:
+        raise CladeError(f"cannot write the API token {path} ({exc.strerror}): free space on that disk "
+                         "or fix CLADE_HOME's permissions, then start `clade serve` again") from None
+    finally:
+        draft.unlink(missing_ok=True)
     return token, True
 
 

@@ -152,34 +152,35 @@ class CodeStore:
     def diff(self, old: str | None, new: str) -> str:
         """`git diff --binary` from `old` (None: the empty tree) to `new`."""
         base = old if old is not None else EMPTY_TREE
-        return self.repo.git.diff("--binary", base, new, strip_newline_in_stdout=False)
+        self._resolve(new)
+        return self._git({}, "diff", "--binary", base, new, strip=False)
 
     def lineage(self, commit: str) -> list[str]:
         """Commits from the root to `commit`."""
         self._resolve(commit)
-        return self.repo.git.rev_list("--reverse", "--topo-order", commit).split()
+        return self._git({}, "rev-list", "--reverse", "--topo-order", commit).split()
 
     def commits(self) -> set[str]:
         """Every commit reachable from a node branch."""
-        out = self.repo.git.rev_list("--all")
-        return set(out.split())
+        return set(self._git({}, "rev-list", "--all").split())
 
     def bundle(self, dest: Path, node_ids: list[int] | None = None) -> None:
         """A git bundle of the given nodes' branches (all branches if None)."""
         refs = [node_ref(n) for n in node_ids] if node_ids is not None else ["--all"]
-        self.repo.git.bundle("create", str(dest), *refs)
+        self._git({}, "bundle", "create", str(dest), *refs)
 
     # -- helpers ------------------------------------------------------------
     def _resolve(self, commit: str) -> None:
-        try:
-            self.repo.git.cat_file("-e", f"{commit}^{{commit}}")
-        except git.GitCommandError:
-            raise CodeStoreError(f"commit {commit} is not in the code store at {self.path}") from None
+        if run_git(self.path, "cat-file", "-e", f"{commit}^{{commit}}", env={"GIT_DIR": str(self.path)},
+                   check=False).returncode != 0:
+            raise CodeStoreError(f"commit {commit} is not in the code store at {self.path}: the archive's code "
+                                 "store is damaged or was replaced; restore CLADE_HOME from a backup") from None
 
-    def _git(self, env: dict[str, str], *args: str) -> str:
-        """git's output, less its final newline. LC_ALL=C: git's messages in English."""
+    def _git(self, env: dict[str, str], *args: str, strip: bool = True) -> str:
+        """git's output, less its final newline (unless `strip` is False). LC_ALL=C:
+        git's messages in English. A failure is a GitError: one line for the CLI, a 409 for the API."""
         out = run_git(self.path, *args, env={"LANGUAGE": "C", "LC_ALL": "C", "GIT_DIR": str(self.path), **env}).stdout
-        return out[:-1] if out.endswith("\n") else out
+        return out[:-1] if strip and out.endswith("\n") else out
 
     @contextmanager
     def _private_index(self) -> Iterator[dict[str, str]]:

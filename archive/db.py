@@ -89,7 +89,9 @@ def upgrade(engine: Engine, revision: str = "head") -> None:
 def _explain(url: str, error: Exception) -> DatabaseError:
     shown = make_url(url).render_as_string(hide_password=True)
     detail = str(getattr(error, "orig", None) or error).strip().splitlines()[0]
-    if make_url(url).get_backend_name() == "sqlite":
+    if any(words in detail.lower() for words in ("disk is full", "no space left")):
+        fix = "free space on the disk that holds it (nothing was lost: the archive is as it was), then try again"
+    elif make_url(url).get_backend_name() == "sqlite":
         fix = "move the file aside (Clade creates a new archive) or set CLADE_DATABASE_URL to a valid database"
     else:
         fix = "check that the server is running and CLADE_DATABASE_URL is right"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import typer
 
+from api.cli.text import terminal_safe
 from archive.errors import CladeError
 from sandbox.errors import SandboxError
 
@@ -12,4 +13,4 @@ USER_ERRORS: tuple[type[BaseException], ...] = (CladeError, SandboxError)
 
 
 def report(exc: BaseException) -> None:
-    typer.echo(f"error: {exc}", err=True)
+    typer.echo(f"error: {terminal_safe(str(exc))}", err=True)

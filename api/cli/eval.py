@@ -35,6 +35,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.cli.context import JSON_OPTION, print_json
+from api.cli.text import terminal_safe
 
 OUTCOME_STYLE = {"resolved": "green", "unresolved": "yellow", "error": "red", "timeout": "magenta",
                  "tampered": "bold white on red"}
@@ -201,10 +202,10 @@ def _safe_label(name: str) -> str:
 def _reason_cell(result: Any) -> str:
     """The reason, shortened, then the grader's evidence: the tampering rule, the set-aside files."""
     reason = result.reason if len(result.reason) <= REASON_WIDTH else result.reason[: REASON_WIDTH - 3] + "..."
-    cell = escape(reason)
+    cell = escape(terminal_safe(reason))
     tampering = getattr(result, "tampering", None)
     if tampering:
-        cell += f" [bold red]· tampering: {escape(str(tampering.get('rule') or '?'))}[/]"
+        cell += f" [bold red]· tampering: {escape(terminal_safe(str(tampering.get('rule') or '?')))}[/]"
     set_aside = list(getattr(result, "set_aside", None) or [])
     if set_aside:
         cell += f" [dim]· {len(set_aside)} set-aside file{'s' if len(set_aside) != 1 else ''}[/]"

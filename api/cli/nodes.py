@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 
 import typer
 from rich.console import Console
@@ -10,6 +11,7 @@ from rich.table import Table
 from rich.text import Text
 
 from api.cli.context import JSON_OPTION, archive, print_json
+from api.cli.text import terminal_safe
 from archive.serialize import evaluation_dict, node_dict
 
 app = typer.Typer(help="Nodes of the archive tree (agent versions).", no_args_is_help=True)
@@ -33,18 +35,18 @@ def show(node_id: int = typer.Argument(..., help="Node id."), as_json: bool = JS
     tampered = f", {data['own_tampered']} tampered: grades refused" if data["own_tampered"] else ""
     console.print(f"score    {score} ({data['own_resolved']}/{data['own_total']} resolved{tampered})", markup=False)
     if node.entry_task:
-        console.print(f"entry    {node.entry_task}")
+        console.print(f"entry    {terminal_safe(node.entry_task)}", markup=False)
     if node.proposal:
-        console.print("proposal " + json.dumps(node.proposal, indent=2))
+        console.print("proposal " + json.dumps(node.proposal, indent=2), markup=False)  # JSON escapes controls
     if node.failure_reason:
-        console.print(f"[red]failure[/red]  {node.failure_reason}")
+        console.print(Text("failure  ", style="red") + Text(terminal_safe(node.failure_reason)))
     if evaluations:
         table = Table("id", "task", "outcome", "seconds", "tokens", "reason")
         for e in evaluations:
             seconds = f"{e['duration_s']:.1f}" if e["duration_s"] is not None else "-"
             tokens = str(e["prompt_tokens"] + e["completion_tokens"])
             outcome = Text(e["outcome"] or "running", style="bold magenta" if e["outcome"] == "tampered" else "")
-            table.add_row(str(e["id"]), e["task_id"], outcome, seconds, tokens, _reason(e))
+            table.add_row(str(e["id"]), Text(terminal_safe(e["task_id"])), outcome, seconds, tokens, _reason(e))
         console.print(table)
 
 
@@ -59,13 +61,15 @@ def _reason(evaluation: dict) -> Text:
         reason += f"\ncaught by {evidence.rule}: {evidence.detail[:300]}"
     if evidence.set_aside:
         reason += f"\nset aside: {', '.join(evidence.set_aside[:10])}" + (" ..." if len(evidence.set_aside) > 10 else "")
-    return Text(reason.strip())
+    return Text(terminal_safe(reason.strip()))
 
 
 @app.command("diff")
 def diff(node_id: int = typer.Argument(..., help="Node id.")) -> None:
-    """The node's code change against its parent, as a git diff."""
-    typer.echo(archive().node_diff(node_id), nl=False)
+    """The node's code change against its parent, as a git diff (on a terminal,
+    with control characters shown, not obeyed; piped, exactly as stored)."""
+    text = archive().node_diff(node_id)
+    typer.echo(terminal_safe(text) if sys.stdout.isatty() else text, nl=False)
 
 
 @app.command("add")
