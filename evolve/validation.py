@@ -69,7 +69,7 @@ class ValidationResult:
 
 
 def validate_agent(code_root: Path, limits: SandboxLimits | None = None, timeout: float = 300.0) -> ValidationResult:
-    """Run the three checks on the agent in `code_root/agent` inside a fresh sandbox."""
+    """Run the three checks on the agent in `code_root/agent`, in fresh sandboxes."""
     logs: list[str] = []
 
     def step(sb: Sandbox, command: str, seconds: float) -> ExecResult:
@@ -77,6 +77,8 @@ def validate_agent(code_root: Path, limits: SandboxLimits | None = None, timeout
         logs.append(f"$ {command}\n{result.output}\n[exit {result.exit_code}{', timed out' if result.timed_out else ''}]")
         return result
 
+    # Compiling runs none of the child's code; its tests do, so the contract check
+    # gets a fresh sandbox: nothing the tests left running can fake the outputs it reads.
     with open_sandbox(limits=limits) as sb:
         sb.copy_in(code_root / "agent", f"{CODE_DIR}/agent")
         compiled = step(sb, "python -m compileall -q agent", 60)
@@ -87,17 +89,19 @@ def validate_agent(code_root: Path, limits: SandboxLimits | None = None, timeout
             return ValidationResult(False, "tests", f"its own tests did not finish in {timeout:.0f} s", "\n".join(logs))
         if not tests.ok:
             return ValidationResult(False, "tests", _failed("its own tests fail", tests), "\n".join(logs))
+    with open_sandbox(limits=limits) as sb:
+        sb.copy_in(code_root / "agent", f"{CODE_DIR}/agent")
         sb.write_file("/tmp/stand_in_model.py", STAND_IN_MODEL)
         contract = step(sb, CONTRACT_SCRIPT, 120)
         written = read_outputs(sb, f"{CONTRACT_DIR}/out")
-        missing = [n for n in OUTPUTS if n not in written]
-        if contract.timed_out or missing:
-            why = "did not exit in 120 s" if contract.timed_out else f"did not write {', '.join(missing)}"
-            return ValidationResult(False, "contract", f"breaks the contract: `python -m agent` {why}", "\n".join(logs))
-        try:
-            json.loads(written["summary.json"])
-        except ValueError:
-            return ValidationResult(False, "contract", "breaks the contract: summary.json is not JSON", "\n".join(logs))
+    missing = [n for n in OUTPUTS if n not in written]
+    if contract.timed_out or missing:
+        why = "did not exit in 120 s" if contract.timed_out else f"did not write {', '.join(missing)}"
+        return ValidationResult(False, "contract", f"breaks the contract: `python -m agent` {why}", "\n".join(logs))
+    try:
+        json.loads(written["summary.json"])
+    except ValueError:
+        return ValidationResult(False, "contract", "breaks the contract: summary.json is not JSON", "\n".join(logs))
     return ValidationResult(True, "passed", "compiles, its tests pass, contract kept", "\n".join(logs))
 
 
