@@ -15,6 +15,7 @@ security schemes into the OpenAPI document.
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -26,13 +27,15 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.auth import COOKIE_NAME, SAFE_METHODS, UNAUTHORIZED, TokenAuth, ensure_token, require_auth
+from api.posted import PostedConfigError, PostedRunConfig
 from api.routers import evaluations, events, health, nodes, runs, web
 from api.routers.common import AUTH_ERRORS
 from api.schemas import ErrorOut, StreamEnd
 from api.settings import ServerSettings
-from api.supervisor import ConfigPathError, Launcher, RunSupervisor
+from api.supervisor import Launcher, RunSupervisor
 from archive import Archive, open_archive
 from archive.errors import CladeError, DatabaseError, NotFound
+from evolve.config import error_message
 
 PUBLIC_PATHS = {"/healthz", "/login", "/logout"}
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
@@ -97,6 +100,56 @@ class AuthMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class BodyLimitMiddleware:
+    """413 for a request body larger than `max_bytes`, before any of it is
+    parsed: a declared Content-Length is checked first, and a body sent in
+    chunks is read (into memory, at most `max_bytes`) before the app sees it."""
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app, self.max_bytes = app, max_bytes
+
+    def _too_large(self) -> Response:
+        shown = f"{self.max_bytes // 1024} KiB" if self.max_bytes < 1024**2 else f"{self.max_bytes / 1024**2:g} MiB"
+        return JSONResponse({"detail": f"the request body is larger than {shown} ({self.max_bytes} bytes), the most "
+                                       "this server reads: a run configuration needs a few KiB; send less"},
+                            status_code=413, headers={"Connection": "close"})
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = [value for key, value in scope.get("headers") or [] if key.lower() == b"content-length"]
+        unreadable = not all(v.strip().isdigit() for v in declared)
+        if declared and (unreadable or max(int(v) for v in declared) > self.max_bytes):
+            await self._too_large()(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        first: Message | None = None
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away: pass that on
+                first = message
+                break
+            body = message.get("body", b"")
+            size += len(body)
+            if size > self.max_bytes:
+                await self._too_large()(scope, receive, send)
+                return
+            chunks.append(body)
+            if not message.get("more_body", False):
+                first = {"type": "http.request", "body": b"".join(chunks), "more_body": False}
+                break
+        pending = [first]
+
+        async def replay() -> Message:
+            if pending:
+                return pending.pop()
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
 def _unauthorized(scope: Scope) -> Response:
     headers = {"WWW-Authenticate": "Bearer"}
     if _wants_html(scope):
@@ -105,13 +158,44 @@ def _unauthorized(scope: Scope) -> Response:
     return JSONResponse({"detail": UNAUTHORIZED}, status_code=401, headers=headers)
 
 
+MAX_ECHO_CHARS = 1000  # of a refused input echoed back in a 422
+
+
+def _echo(value: Any, cut: bool = True) -> Any:
+    """A refused input as a 422 shows it: JSON-safe (NaN and Infinity as text)
+    and short (a long one cut, so that an error is never larger than needed)."""
+    def safe(v: Any) -> Any:
+        if isinstance(v, float) and not math.isfinite(v):
+            return str(v)
+        if isinstance(v, dict):
+            return {str(k): safe(x) for k, x in v.items()}
+        if isinstance(v, (list, tuple)):
+            return [safe(x) for x in v]
+        return v
+
+    try:
+        cleaned = safe(value)
+    except RecursionError:
+        return "(too deeply nested to show)"
+    if not cut:
+        return cleaned
+    try:
+        text = json.dumps(cleaned)
+    except (TypeError, ValueError, RecursionError):
+        return repr(value)[:MAX_ECHO_CHARS]
+    return cleaned if len(text) <= MAX_ECHO_CHARS else text[:MAX_ECHO_CHARS] + "..."
+
+
 def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """FastAPI's validation errors, each with its dotted field path added
     (`budget.task_evaluations`, `models.backends.0.max_concurrency`)."""
     out = []
-    for error in jsonable_encoder(errors):
+    for encoded in jsonable_encoder(errors):
+        error = {k: _echo(v, cut=k == "input") if k in ("input", "ctx") else v for k, v in encoded.items()}
         loc = [str(part) for part in error.get("loc", [])]
         field = ".".join(loc[1:] if loc and loc[0] in {"body", "query", "path", "header", "cookie"} else loc)
+        if loc and loc[0] == "body":  # the one body is a run configuration: say the allowed range of a bound
+            error = {**error, "msg": error_message({**error, "loc": loc[1:]}, PostedRunConfig)}
         out.append({**error, "field": field or (loc[0] if loc else "")})
     return out
 
@@ -134,10 +218,10 @@ def _install_error_handlers(app: FastAPI) -> None:
     async def _not_found(request: Request, exc: NotFound) -> Response:
         return _error_page(request, 404, str(exc))
 
-    @app.exception_handler(ConfigPathError)
-    async def _config_path(request: Request, exc: ConfigPathError) -> Response:
-        return JSONResponse({"detail": [{"loc": ["body", *exc.field], "msg": str(exc), "type": "value_error",
-                                         "field": ".".join(exc.field)}]}, status_code=422)
+    @app.exception_handler(PostedConfigError)
+    async def _posted_config(request: Request, exc: PostedConfigError) -> Response:
+        return JSONResponse({"detail": [{"loc": ["body", *loc], "msg": message, "type": "value_error",
+                                         "field": ".".join(loc)} for loc, message in exc.errors]}, status_code=422)
 
     @app.exception_handler(DatabaseError)
     async def _database(request: Request, exc: DatabaseError) -> Response:
@@ -183,6 +267,8 @@ def create_app(settings: ServerSettings, *, archive: Archive | None = None, laun
     app.state.archive = archive
     app.state.auth = TokenAuth(token)
     app.state.supervisor = RunSupervisor(archive, launcher)
+    app.state.streams = events.StreamSlots(settings.sse_max_streams_per_client, settings.sse_max_streams,
+                                           settings.sse_poll_threads)
     _install_error_handlers(app)
 
     authed = [Depends(require_auth)]
@@ -218,5 +304,6 @@ def create_app(settings: ServerSettings, *, archive: Archive | None = None, laun
         return Response(path.read_bytes(), media_type=STATIC_TYPES[path.suffix],
                         headers={"Cache-Control": "no-cache"})
 
-    app.add_middleware(AuthMiddleware, auth=app.state.auth)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes)
+    app.add_middleware(AuthMiddleware, auth=app.state.auth)  # the outermost: nothing before the token
     return app

@@ -47,7 +47,9 @@ def main() -> int:
         console.print(f"  ready in {time.monotonic() - started:.0f} s at {api_base} (stop it with `clade llm stop`)")
 
     console.rule("3. clade serve")
-    server = start_background_server(home)
+    from evolve.config import load_config
+
+    server = start_background_server(home, backends=load_config(CONFIG).models.backends)  # the server offers them
     try:
         console.print(f"  web UI: {server.url}")
         console.print(f"  open this link to log in and watch the run live:\n  {server.login_url}", markup=False)

@@ -20,9 +20,13 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from archive import CladeHome
 from archive.errors import CladeError
+
+if TYPE_CHECKING:
+    from llm.config import BackendConfig
 
 from api.auth import ensure_token
 from api.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
@@ -99,11 +103,13 @@ class BackgroundServer:
 
     def start_run(self, config: "Path | dict", overrides: list[str] = ()) -> dict:
         """POST /api/runs with a YAML run file (plus `--set`-style overrides) or
-        a dict; returns the run. A config the server refuses raises CladeError
-        naming each bad field."""
+        a dict; returns the run. The file's backends are sent by name: the
+        server must offer them (`start_background_server(backends=...)`). A
+        config the server refuses raises CladeError naming each bad field."""
+        from api.posted import as_posted
         from evolve.config import load_config
 
-        body = load_config(config, list(overrides)).model_dump(mode="json") if isinstance(config, Path) else config
+        body = as_posted(load_config(config, list(overrides))) if isinstance(config, Path) else config
         with self.client() as client:
             response = client.post("/api/runs", json=body)
         if response.status_code == 422:
@@ -158,15 +164,25 @@ class BackgroundServer:
 
 def start_background_server(home: CladeHome | None = None, *, host: str = DEFAULT_HOST, port: int | None = None,
                             log_path: Path | None = None, timeout: float = 60.0,
-                            extra_args: list[str] = ()) -> BackgroundServer:
+                            extra_args: list[str] = (), backends: list[BackendConfig] | None = None
+                            ) -> BackgroundServer:
     """Start `clade serve` as a child process and wait until it answers.
 
     Returns its URL, a login link for a browser, the token and headers for
     programs. Its output goes to `log_path` (default CLADE_HOME/serve.log).
+    `backends`: the model backends it offers posted runs (written to
+    CLADE_HOME/serve-backends.yaml for `--backends`); default: its own.
     """
     import httpx
+    import yaml
 
     home = home or CladeHome.from_env()
+    if backends is not None:
+        listing = home.root / "serve-backends.yaml"
+        listing.parent.mkdir(parents=True, exist_ok=True)
+        listing.write_text(yaml.safe_dump({"backends": [b.model_dump(mode="json") for b in backends]},
+                                          sort_keys=False))
+        extra_args = [*extra_args, "--backends", str(listing)]
     token, _created = ensure_token(home)  # made here, so the token is never printed into a log file
     port = port or free_port(host)
     log_path = log_path or home.root / "serve.log"

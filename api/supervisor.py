@@ -23,12 +23,10 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Callable
-from pathlib import Path
 
 from archive import Archive
 from archive.errors import CladeError
 from archive.models import RunStatus
-from evolve.config import RunConfig
 from evolve.runs import FINAL, detach, engine_alive, read_pid
 
 Launcher = Callable[[int], "int | None"]
@@ -36,14 +34,6 @@ Launcher = Callable[[int], "int | None"]
 
 class Conflict(CladeError):
     """The request does not fit the run's state (HTTP 409)."""
-
-
-class ConfigPathError(CladeError):
-    """A configuration names a path outside the folders the server allows (HTTP 422)."""
-
-    def __init__(self, field: tuple[str, ...], message: str) -> None:
-        super().__init__(message)
-        self.field = field
 
 
 class RunSupervisor:
@@ -91,33 +81,3 @@ class RunSupervisor:
         with self._lock:
             self._reap()
 
-
-def _inside(path: Path, roots: list[Path]) -> bool:
-    resolved = path.expanduser().resolve()
-    return any(resolved == root or resolved.is_relative_to(root) for root in roots)
-
-
-def check_config_paths(config: RunConfig, roots: list[Path]) -> None:
-    """Every file-system path in a configuration that came over HTTP must lie
-    inside an allowed folder (after resolving `..` and symbolic links)."""
-    folder = config.prompts.folder
-    shown = ", ".join(str(r) for r in roots)
-    if folder is not None:
-        if not folder.is_absolute():
-            raise ConfigPathError(("prompts", "folder"), f"prompts.folder must be an absolute path inside {shown}")
-        if not _inside(folder, roots):
-            raise ConfigPathError(("prompts", "folder"),
-                                  f"prompts.folder {folder} is outside the folders this server may read ({shown}); "
-                                  "start `clade serve --allow-dir DIR` to allow another")
-    kind, _, arg = config.benchmark.name.partition(":")
-    if arg and kind.strip().lower() in {"polyglot", "swebench"}:
-        # The loaders read the argument as a path (after `~` expansion, relative to
-        # the working folder) whenever something is there; a bare dataset name
-        # resolves inside the working folder, which is allowed.
-        candidate = Path(arg.strip()).expanduser()
-        if not candidate.is_absolute():
-            candidate = Path.cwd() / candidate
-        if not _inside(candidate, roots):
-            raise ConfigPathError(("benchmark", "name"),
-                                  f"benchmark {config.benchmark.name!r} names a path outside the folders this "
-                                  f"server may read ({shown}); start `clade serve --allow-dir DIR` to allow another")

@@ -24,6 +24,11 @@ AUTH_ERRORS: dict[int | str, dict[str, Any]] = {
 }
 NOT_FOUND: dict[int | str, dict[str, Any]] = {404: _error("no such run, node, evaluation or log file")}
 CONFLICT: dict[int | str, dict[str, Any]] = {409: _error("the run's state does not allow it")}
+TOO_LARGE: dict[int | str, dict[str, Any]] = {413: _error("the request body is larger than the server reads")}
+TOO_MANY_STREAMS: dict[int | str, dict[str, Any]] = {
+    429: {**_error("too many event streams open (this client's or all); Retry-After says when to try again"),
+          "headers": {"Retry-After": {"description": "seconds to wait", "schema": {"type": "integer"}}}},
+}
 
 
 class EventStreamResponse(StreamingResponse):
@@ -43,6 +48,15 @@ def unprocessable(loc: tuple[str, ...], message: str, kind: str = "value_error")
     return JSONResponse(
         status_code=422,
         content={"detail": [{"loc": ["body", *loc], "msg": message, "type": kind, "field": ".".join(loc)}]},
+    )
+
+
+def unprocessable_fields(errors: list[tuple[tuple[str, ...], str]], kind: str = "value_error") -> JSONResponse:
+    """A 422 naming several fields, each (loc, message)."""
+    return JSONResponse(
+        status_code=422,
+        content={"detail": [{"loc": ["body", *loc], "msg": message, "type": kind, "field": ".".join(loc)}
+                            for loc, message in errors]},
     )
 
 

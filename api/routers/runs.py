@@ -11,13 +11,14 @@ from starlette.background import BackgroundTask
 
 from api import services
 from api.deps import ArchiveDep, SettingsDep, SupervisorDep
-from api.routers.common import CONFLICT, MAX_ID, NOT_FOUND, RunId, TarGzResponse, unprocessable
+from api.posted import PostedConfigError, PostedRunConfig, resolve_posted
+from api.routers.common import (CONFLICT, MAX_ID, NOT_FOUND, TOO_LARGE, RunId, TarGzResponse, unprocessable,
+                                unprocessable_fields)
 from api.schemas import NodePage, RunAction, RunDetail, RunSummary, Timeline, TreeOut
-from api.supervisor import ConfigPathError, Conflict, check_config_paths
+from api.supervisor import Conflict
 from archive.errors import CladeError
 from archive.export import export_node
 from archive.models import RunStatus
-from evolve.config import RunConfig
 from evolve.runs import create_run, request_stop
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
@@ -28,10 +29,12 @@ router = APIRouter(prefix="/api/runs", tags=["runs"])
     status_code=201,
     response_model=RunDetail,
     summary="Start a run",
-    responses={422: {"description": "the configuration does not validate; each error names its field"}},
+    responses={422: {"description": "the configuration does not validate, or names what this server does not "
+                                    "offer (a backend, a path); each error names its field"},
+               **TOO_LARGE},
 )
 def start_run(
-    config: RunConfig,
+    config: PostedRunConfig,
     archive: ArchiveDep,
     supervisor: SupervisorDep,
     settings: SettingsDep,
@@ -39,13 +42,15 @@ def start_run(
 ) -> Any:
     """Record a run with the seed agent as its root and start its engine in
     a background process. The body is the run configuration (the same
-    fields as a YAML run file); unknown fields are errors."""
+    fields as a YAML run file); unknown fields are errors. Model backends
+    are named, from those this server offers (`models.backends: [NAME]`,
+    or left out); their keys, URLs and arguments are the server's."""
     try:
-        check_config_paths(config, settings.config_roots())
-    except ConfigPathError as exc:
-        return unprocessable(exc.field, str(exc))
+        resolved = resolve_posted(config, settings.backends, settings.config_roots())
+    except PostedConfigError as exc:
+        return unprocessable_fields(exc.errors)
     try:
-        run = create_run(archive, config)
+        run = create_run(archive, resolved)
     except CladeError as exc:  # the benchmark or its tasks cannot be loaded
         return unprocessable(("benchmark",), str(exc))
     if start:

@@ -20,6 +20,7 @@ from api import queries, services
 from api.auth import COOKIE_NAME, TokenAuth
 from api.deps import ArchiveDep, SupervisorDep
 from api.logs import evaluation_log_dir, read_log
+from api.posted import as_posted
 from api.routers.common import EvaluationId, NodeId, RunId
 from api.web import svg
 from archive.errors import NotFound
@@ -106,12 +107,24 @@ def logout() -> Response:
 
 
 # -- runs -----------------------------------------------------------------------
+def _posted_example(data: Any) -> Any:
+    """An example run file as the API takes it: backends by name (their
+    keys and URLs are the server's, see api/posted.py)."""
+    models = data.get("models") if isinstance(data, dict) else None
+    if isinstance(models, dict) and isinstance(models.get("backends"), list):
+        models["backends"] = [b.get("name", "local") if isinstance(b, dict) else b for b in models["backends"]]
+    return data
+
+
 def _examples() -> dict[str, Any]:
-    examples: dict[str, Any] = {"defaults": RunConfig().model_dump(mode="json")}
+    defaults = as_posted(RunConfig())
+    for role in ("backends", "solve", "self_improve", "diagnosis"):  # left out: the server's own
+        defaults["models"].pop(role, None)
+    examples: dict[str, Any] = {"defaults": defaults}
     if EXAMPLES_DIR.is_dir():
         for path in sorted(EXAMPLES_DIR.glob("*.yaml")):
             try:
-                examples[path.stem] = yaml.safe_load(path.read_text())
+                examples[path.stem] = _posted_example(yaml.safe_load(path.read_text()))
             except (OSError, yaml.YAMLError):
                 continue
     return examples

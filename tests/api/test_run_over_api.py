@@ -14,6 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from api.posted import as_posted
 from api.server import start_background_server
 from archive import Archive, CladeHome, NodeStatus
 from archive.export import MANIFEST_NAME
@@ -47,12 +48,13 @@ def test_a_run_started_over_the_api_finishes_and_exports(
 ) -> None:
     config = engine_config(scripted_world, budget__task_evaluations=8, budget__expansions=3,
                            policy__params={"alpha": 0.6, "initial_expansions": 3, "root_evaluations": 2})
-    server = start_background_server(clade_home, log_path=tmp_path / "serve.log")
+    # the scripted model is the server's backend (its operator's choice); the posted run names it
+    server = start_background_server(clade_home, log_path=tmp_path / "serve.log", backends=config.models.backends)
     run_id = None
     try:
         with httpx.Client(base_url=server.url, headers=server.headers, timeout=60) as client:
             assert httpx.get(f"{server.url}/api/runs", timeout=10).status_code == 401
-            started = client.post("/api/runs", json=config.model_dump(mode="json"))
+            started = client.post("/api/runs", json=as_posted(config))
             assert started.status_code == 201, started.text
             run_id = started.json()["id"]
 
