@@ -21,8 +21,10 @@ import socket
 from pathlib import Path
 from typing import Any
 
-from evaluator.errors import DatasetUnavailable, UnknownTask
+from evaluator.errors import BadTask, DatasetUnavailable, UnknownTask
+from evaluator.paper_subsets import paper_subsets
 from evaluator.task import Task
+from evaluator.tests_script import END_TEST_OUTPUT, START_TEST_OUTPUT
 
 BENCHMARK = "swebench"
 REQUIRED = ("instance_id", "repo", "base_commit", "problem_statement", "test_patch", "FAIL_TO_PASS",
@@ -100,6 +102,13 @@ def row_task(row: dict[str, Any]) -> Task:
             "swebench 5, whose instances carry their image and eval script; export the dataset revision that "
             "has these columns, or build it from a task repo with `swebench dataset build`"
         )
+    missing = [marker for marker in (START_TEST_OUTPUT, END_TEST_OUTPUT) if marker not in row["eval_script"]]
+    if missing:
+        raise BadTask(
+            f"instance {row['instance_id']}: its eval_script lacks swebench's test-output marker(s) "
+            f"{' and '.join(repr(m) for m in missing)}, so its log could not be graded (every test would count as "
+            "failed): export the dataset with swebench 5's eval scripts, or leave the instance out with --tasks"
+        )
     log_parser = row.get("log_parser") or _default_parser(row["repo"])
     return Task(
         benchmark=BENCHMARK,
@@ -138,7 +147,8 @@ def _default_parser(repo: str) -> str:
 
 
 class SWEBenchBenchmark:
-    """Instances of one dataset file; subsets: `full`, and the file's own ids."""
+    """Instances of one dataset file; subsets: `full`, and the papers' `dgm-small` /
+    `dgm-medium` (SWE-bench Verified ids: the file must hold them)."""
 
     name = BENCHMARK
 
@@ -152,7 +162,7 @@ class SWEBenchBenchmark:
         return sorted(self._rows)
 
     def subsets(self) -> dict[str, list[str]]:
-        return {"full": self.ids()}
+        return {"full": self.ids(), **paper_subsets(BENCHMARK)}
 
     def load(self, subset: str | None = None, ids: list[str] | None = None) -> list[Task]:
         if ids:
@@ -160,6 +170,15 @@ class SWEBenchBenchmark:
             if missing:
                 raise UnknownTask(f"{self.source} has no instance {', '.join(missing)}")
             return [row_task(self._rows[i]) for i in ids]
+        papers = paper_subsets(BENCHMARK)
+        if subset in papers:
+            missing = [i for i in papers[subset] if i not in self._rows]
+            if missing:
+                raise UnknownTask(f"{self.source} lacks {len(missing)} of the {len(papers[subset])} instances of "
+                                  f"{subset} (e.g. {missing[0]}): it is a SWE-bench Verified list; pass a file "
+                                  "exported from SWE-bench/SWE-bench_Verified")
+            return [row_task(self._rows[i]) for i in papers[subset]]
         if subset not in (None, "full"):
-            raise UnknownTask("SWE-bench files have only the subset 'full'; pick instances with --tasks ID,...")
+            raise UnknownTask(f"SWE-bench files have the subsets full, {', '.join(papers)}; "
+                              "pick instances with --tasks ID,...")
         return [row_task(row) for row in self._rows.values()]

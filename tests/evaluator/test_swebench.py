@@ -19,7 +19,7 @@ import pytest
 from evaluator import GOLD, NOOP, EvalOptions, Outcome, code_agent, evaluate_task, open_benchmark
 from evaluator.benchmarks import builtin
 from evaluator.benchmarks.swe_bench import SWEBenchBenchmark
-from evaluator.errors import DatasetUnavailable, ImageUnavailable, UnknownTask
+from evaluator.errors import BadTask, DatasetUnavailable, ImageUnavailable, UnknownTask
 from evaluator.images import require_images
 
 SOURCE_TASK = "calc__floor-division"
@@ -182,3 +182,26 @@ def test_missing_instance_image_says_how_to_get_it(tmp_path: Path, sandbox_image
     result = evaluate_task(task, GOLD, EvalOptions(log_root=tmp_path))
     assert result.outcome == Outcome.ERROR
     assert result.reason.startswith("1 task image(s) are not in the local Docker engine")
+
+
+def test_a_row_without_the_test_output_markers_is_refused_at_load(tmp_path: Path) -> None:
+    """Never graded all-unresolved in silence: the row is refused, with what to do."""
+    row = swebench_row("x:1", "a" * 40)
+    row["eval_script"] = row["eval_script"].replace(": '>>>>> End Test Output'\n", "")
+    bench = SWEBenchBenchmark(str(write_jsonl(tmp_path / "d.jsonl", [row])))
+    with pytest.raises(BadTask, match="lacks swebench's test-output marker.*End Test Output"):
+        bench.load()
+
+
+def test_the_papers_subsets_are_selectable(tmp_path: Path) -> None:
+    from evaluator.paper_subsets import paper_subsets, source
+
+    small = paper_subsets("swebench")["dgm-small"]
+    assert len(small) == 10 and len(paper_subsets("swebench")["dgm-medium"]) == 50
+    assert len(paper_subsets("polyglot")["dgm-small"]) == 10 and "jennyzzt/dgm" in source()
+    rows = [{**swebench_row("x:1", "a" * 40), "instance_id": i} for i in small]
+    bench = SWEBenchBenchmark(str(write_jsonl(tmp_path / "verified.jsonl", rows)))
+    assert "dgm-small" in bench.subsets()
+    assert [t.instance_id for t in bench.load("dgm-small")] == small
+    with pytest.raises(UnknownTask, match="lacks 50 of the 50 instances of dgm-medium.*SWE-bench_Verified"):
+        bench.load("dgm-medium")
