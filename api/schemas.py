@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-RunStatusName = Literal["created", "running", "paused", "finished", "failed", "cancelled"]
+RunStatusName = Literal["created", "running", "paused", "finished", "failed", "cancelled", "interrupted"]
 NodeStatusName = Literal["proposed", "building", "invalid", "valid"]
 # `tampered`: the grader caught the code under test forging its grade; a
 # failure in every count, with its evidence in the evaluation's details.

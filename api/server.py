@@ -131,7 +131,7 @@ class BackgroundServer:
                         on_event(event)
                 after = events["last_seq"]
                 run = client.get(f"/api/runs/{run_id}").json()
-                if run["status"] in ("finished", "failed", "cancelled") and not run["engine_alive"]:
+                if run["status"] in ("finished", "failed", "cancelled", "interrupted") and not run["engine_alive"]:
                     if not client.get(f"/api/runs/{run_id}/event-log", params={"after": after}).json()["events"]:
                         return run
                 if deadline is not None and time.monotonic() > deadline:

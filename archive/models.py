@@ -37,8 +37,9 @@ class RunStatus(str, enum.Enum):
     RUNNING = "running"
     PAUSED = "paused"
     FINISHED = "finished"
-    FAILED = "failed"
+    FAILED = "failed"  # its configuration can never work: final
     CANCELLED = "cancelled"
+    INTERRUPTED = "interrupted"  # stopped by an error or a signal: `clade run resume` goes on
 
 
 class NodeStatus(str, enum.Enum):

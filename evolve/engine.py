@@ -121,8 +121,9 @@ class RunEngine:
 
     # -- the loop ---------------------------------------------------------------
     def run(self) -> RunStatus:
-        run = self.repo.mark_running(self.run_id)
-        self._event("run_started" if run.evaluations_count == 0 and run.nodes_count <= 1 else "run_resumed")
+        resumed = self.repo.get_run(self.run_id).started_at is not None  # a driver had it before this one
+        self.repo.mark_running(self.run_id)
+        self._event("run_resumed" if resumed else "run_started")
         started = time.monotonic()
         try:
             if self.executor.runs_here:  # remote workers reap their own machines
@@ -142,18 +143,23 @@ class RunEngine:
                 self._event(f"run_{final.value}")
                 return final
             return self._finish()
-        except FATAL_ERRORS as exc:
-            self._drain()
-            self.repo.set_run_status(self.run_id, RunStatus.FAILED)
-            self._event("run_failed", {"error": str(exc), "fix": "fix the cause, then `clade run resume`"})
-            raise
-        except BaseException as exc:
-            self._drain()
-            self.repo.set_run_status(self.run_id, RunStatus.FAILED)
-            self._event("run_failed", {"error": f"{type(exc).__name__}: {exc}"})
+        except BaseException as exc:  # Docker gone, the database, Ctrl-C, a bug: resumable, nothing lost
+            if not isinstance(exc, KeyboardInterrupt):  # Ctrl-C means now: work under way stays pending
+                self._drain()
+            self._interrupted(exc)
             raise
         finally:
             self.close()
+
+    def _interrupted(self, exc: BaseException) -> None:
+        """Mark the run resumable and say why; a database that fails here too leaves
+        it `running` with its work pending, which resume handles the same way."""
+        error = str(exc) if isinstance(exc, FATAL_ERRORS) else f"{type(exc).__name__}: {exc}"
+        try:
+            self.repo.set_run_status(self.run_id, RunStatus.INTERRUPTED)
+            self._event("run_interrupted", {"error": error, "fix": "fix the cause, then `clade run resume`"})
+        except Exception:  # noqa: BLE001 - the archive itself may be what failed
+            log.exception("could not record that run %s was interrupted (%s)", self.run_id, error)
 
     def _budget_spent(self, started: float) -> bool:
         budget = self.config.budget

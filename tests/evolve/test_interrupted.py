@@ -1,0 +1,57 @@
+"""A run stopped by an error or a signal is interrupted, not failed: `resume`
+goes on with nothing lost and nothing run twice. (kill -9, which leaves the
+run `running`, is tests/evolve/test_resume.py.)"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+
+from archive import Archive, RunStatus
+from evolve.runs import create_run, drive
+from tests.evolve.conftest import engine_config
+from tests.evolve.test_resume import wait_for_event
+
+
+def _engine(archive: Archive, run_id: int, **env: str) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "evolve.runs", str(run_id)],
+                            env={**os.environ, "CLADE_HOME": str(archive.home.root), **env},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+
+
+def _finishes_on_resume(archive: Archive, run_id: int, evaluations: int) -> None:
+    assert drive(archive, run_id) == RunStatus.FINISHED
+    rows = archive.repo.run_evaluations(run_id)
+    assert len(rows) == evaluations and all(e.outcome is not None for e in rows)
+    assert len({(e.node_id, e.task_id) for e in rows}) == len(rows)  # nothing ran twice
+    kinds = [e.kind for e in archive.repo.events_since(run_id, limit=10_000)]
+    assert "run_interrupted" in kinds and "run_resumed" in kinds and kinds[-1] == "run_finished"
+
+
+def test_docker_unreachable_interrupts_the_run_and_resume_completes_it(archive: Archive, sandbox_image: str,
+                                                                      scripted_world) -> None:
+    run = create_run(archive, engine_config(scripted_world, budget__task_evaluations=4, budget__expansions=1))
+    engine = _engine(archive, run.id, DOCKER_HOST="unix:///nonexistent/docker.sock")
+    _, stderr = engine.communicate(timeout=120)
+    assert engine.returncode != 0
+    stopped = archive.repo.get_run(run.id)
+    assert stopped.status == RunStatus.INTERRUPTED, stderr[-2000:]
+    [event] = [e for e in archive.repo.events_since(run.id, limit=100) if e.kind == "run_interrupted"]
+    assert "clade run resume" in event.payload["fix"] and event.payload["error"]
+    _finishes_on_resume(archive, run.id, 4)
+
+
+def test_ctrl_c_interrupts_the_run_and_resume_completes_it(archive: Archive, sandbox_image: str,
+                                                           scripted_world) -> None:
+    run = create_run(archive, engine_config(scripted_world, budget__task_evaluations=6, budget__expansions=1))
+    engine = _engine(archive, run.id)
+    try:
+        wait_for_event(archive, run.id, "evaluation_started", 1)
+    finally:
+        engine.send_signal(signal.SIGINT)
+        engine.communicate(timeout=300)
+    assert archive.repo.get_run(run.id).status == RunStatus.INTERRUPTED
+    assert archive.repo.pending_work(run.id)[1], "the evaluation under way is left pending for resume"
+    _finishes_on_resume(archive, run.id, 6)
