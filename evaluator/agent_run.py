@@ -76,5 +76,7 @@ def run_agent(
         result = sb.exec(
             f"mkdir -p {OUT_DIR} && exec {shlex.join(command)}", timeout=agent_limits.seconds, workdir=RUNNER_DIR
         )
-        files = {name: data.decode("utf-8", "replace") for name, data in read_outputs(sb).items()}
-    return AgentRun(result.exit_code, result.timed_out, result.output, result.duration, files)
+        written, refused = read_outputs(sb)
+        files = {name: data.decode("utf-8", "replace") for name, data in written.items()}
+    output = result.output + "".join(f"\n[clade: {name} not read back: {why}]" for name, why in refused.items())
+    return AgentRun(result.exit_code, result.timed_out, output, result.duration, files)

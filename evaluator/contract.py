@@ -23,7 +23,7 @@ import urllib.parse
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
-from sandbox.errors import SandboxError
+from sandbox.errors import SandboxError, SandboxFileNotFound
 from sandbox.recipe import LLM_SOCKET_PATH
 
 if TYPE_CHECKING:
@@ -36,6 +36,9 @@ OUT_DIR = "/workspace/out"
 PROBLEM_FILE = "/workspace/problem.md"
 
 OUTPUTS = ("patch.diff", "trajectory.jsonl", "summary.json")
+# The most of each the platform reads back (checked inside the sandbox before a byte is
+# copied; sparse files are refused whatever their size): an agent's claim, bounded.
+OUTPUT_CAPS = {"patch.diff": 16 * 2**20, "trajectory.jsonl": 32 * 2**20, "summary.json": 2**20}
 
 BASE_URL_ENV, MODEL_ENV, TOKEN_ENV = "CLADE_LLM_BASE_URL", "CLADE_MODEL", "CLADE_LLM_TOKEN"
 # HTTP over the Unix socket the sandbox mounts (llm.uds speaks the same scheme; a test keeps them equal).
@@ -52,16 +55,20 @@ def agent_argv(problem: str = PROBLEM_FILE, repo: str = REPO_DIR, out: str = OUT
     return [*argv, "--self-improve"] if self_improve else argv
 
 
-def read_outputs(sb: Sandbox, out_dir: str = OUT_DIR) -> dict[str, bytes]:
-    """The output files the agent wrote; one it did not write (or wrote as
-    something other than a regular file) is absent from the answer."""
+def read_outputs(sb: Sandbox, out_dir: str = OUT_DIR) -> tuple[dict[str, bytes], dict[str, str]]:
+    """(written, refused): the output files the agent wrote, each within its cap
+    (`OUTPUT_CAPS`), and why any other was not read (too large, sparse, not a
+    regular file). One it did not write at all is in neither."""
     written: dict[str, bytes] = {}
+    refused: dict[str, str] = {}
     for name in OUTPUTS:
         try:
-            written[name] = sb.read_file(f"{out_dir}/{name}")
-        except SandboxError:  # missing, not a regular file, too large: not written, as far as the contract goes
+            written[name] = sb.read_file(f"{out_dir}/{name}", max_bytes=OUTPUT_CAPS[name])
+        except SandboxFileNotFound:
             continue
-    return written
+        except SandboxError as exc:  # too large, sparse, a link or a folder: not read, and said why
+            refused[name] = str(exc)
+    return written, refused
 
 
 @dataclass(frozen=True)

@@ -93,10 +93,11 @@ def validate_agent(code_root: Path, limits: SandboxLimits | None = None, timeout
         sb.copy_in(code_root / "agent", f"{CODE_DIR}/agent")
         sb.write_file("/tmp/stand_in_model.py", STAND_IN_MODEL)
         contract = step(sb, CONTRACT_SCRIPT, 120)
-        written = read_outputs(sb, f"{CONTRACT_DIR}/out")
+        written, refused = read_outputs(sb, f"{CONTRACT_DIR}/out")
     missing = [n for n in OUTPUTS if n not in written]
     if contract.timed_out or missing:
         why = "did not exit in 120 s" if contract.timed_out else f"did not write {', '.join(missing)}"
+        why += "".join(f" ({name}: {reason})" for name, reason in refused.items())
         return ValidationResult(False, "contract", f"breaks the contract: `python -m agent` {why}", "\n".join(logs))
     try:
         json.loads(written["summary.json"])

@@ -10,6 +10,10 @@ CLI reports is exactly what CI tests.
 
 Network attacks only ever target loopback, the host's own addresses, or
 public addresses that must be unreachable (one connection attempt each).
+Besides each attack's own evidence, the host-side checks also hold the
+host's memory (this process's peak resident size may not grow by more than
+`HOST_MEMORY_SLACK`) and disk (free space where host-side copies land may
+not shrink by more than `HOST_DISK_SLACK`).
 """
 
 from __future__ import annotations
@@ -18,6 +22,7 @@ import contextlib
 import hashlib
 import json
 import os
+import resource
 import secrets
 import shutil
 import socket
@@ -25,6 +30,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import tracemalloc
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -35,12 +41,22 @@ import docker
 from sandbox.base import Sandbox
 from sandbox.client import get_client
 from sandbox.docker_sandbox import DockerSandbox
-from sandbox.errors import NotARegularFile, SandboxError, SandboxExpired, TransferTooLarge, UnsafePath
+from sandbox import seccomp
+from sandbox.errors import (
+    NotARegularFile,
+    SandboxError,
+    SandboxExpired,
+    SparseFile,
+    TransferTooLarge,
+    UnsafePath,
+)
 from sandbox.limits import SandboxLimits
 
 # Public addresses that a sandbox must not reach; one attempt each, nothing more.
 PUBLIC_TARGETS = (("1.1.1.1", 443), ("8.8.8.8", 53), ("2606:4700:4700::1111", 443))
 CANARY_ENV = "CLADE_ATTACK_CANARY"
+HOST_MEMORY_SLACK = 256 * 1024 * 1024
+HOST_DISK_SLACK = 256 * 1024 * 1024
 _SECRET_ENVS = ("OPENAI_API_KEY", "ANTHROPIC_API_KEY", "AWS_SECRET_ACCESS_KEY")
 
 
@@ -525,6 +541,53 @@ def _become_root(ctx: Context, ev: Evidence) -> None:
     ev.check(status.get("Seccomp") == "2", "seccomp filter on")
 
 
+_SYSCALLS = """
+import ctypes, errno, json, os, platform
+numbers = {
+    "x86_64": {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "userfaultfd": 323,
+               "keyctl": 250, "add_key": 248, "request_key": 249, "bpf": 321, "perf_event_open": 298},
+    "aarch64": {"io_uring_setup": 425, "io_uring_enter": 426, "io_uring_register": 427, "userfaultfd": 282,
+                "keyctl": 219, "add_key": 217, "request_key": 218, "bpf": 280, "perf_event_open": 241},
+}.get(platform.machine(), {})
+libc = ctypes.CDLL(None, use_errno=True)
+libc.syscall.restype = ctypes.c_long
+buffer = ctypes.create_string_buffer(4096)  # room for any argument structure the calls read
+args = {"io_uring_setup": (8, buffer), "io_uring_enter": (0, 1, 0, 0, None, 0), "io_uring_register": (0, 0, None, 0),
+        "userfaultfd": (0,), "keyctl": (0, 0), "add_key": (b"user", b"clade", b"x", 1, ctypes.c_long(-2)),
+        "request_key": (b"user", b"clade", None, 0), "bpf": (0, buffer, 128), "perf_event_open": (buffer, 0, -1, -1, 0)}
+for name, number in numbers.items():
+    ctypes.set_errno(0)
+    result = libc.syscall(ctypes.c_long(number), *args[name])
+    code = ctypes.get_errno()
+    if result >= 0:
+        print("ALLOWED", name, result)
+    else:
+        print("REFUSED", name, errno.errorcode.get(code, code))
+print("GETPID", libc.syscall(ctypes.c_long(39 if platform.machine() == "x86_64" else 172)) == os.getpid())
+"""
+
+
+@attack("kernel-surface", "call io_uring, userfaultfd, the keyring, bpf and perf_event_open")
+def _kernel_surface(ctx: Context, ev: Evidence) -> None:
+    with ctx.sandbox() as sb:
+        container = sb.id
+        options = ctx.client.api.inspect_container(container)["HostConfig"].get("SecurityOpt") or []
+        _, out, _ = ctx.python(sb, _SYSCALLS)
+    allowed = _lines(out, "ALLOWED")
+    refused = {line.split()[0]: line.split()[1] for line in _lines(out, "REFUSED")}
+    ev.check(not allowed, f"allowed: {allowed}" if allowed else f"{len(refused)} system calls refused")
+    ev.check(len(refused) == len(seccomp.REMOVED), f"every call was tried ({len(refused)}/{len(seccomp.REMOVED)})")
+    odd = {name: code for name, code in refused.items() if code not in ("EPERM", "ENOSYS")}
+    ev.check(not odd, f"refused for another reason than the filter: {odd}" if odd else "each with EPERM or ENOSYS")
+    ev.check(_lines(out, "GETPID") == ["True"], "ordinary system calls still work")
+    # The host's side: the container really runs under Clade's profile, which allows none of them.
+    profiles = [json.loads(o.split("=", 1)[1]) for o in options if o.startswith("seccomp=")]
+    ev.check(len(profiles) == 1, f"{len(profiles)} seccomp profile(s) given to the container")
+    leaks = [n for p in profiles for n in seccomp.REMOVED if seccomp.allowed_somewhere(p, n)]
+    ev.check(bool(profiles) and not leaks, f"the container's profile allows {leaks}" if leaks
+             else "the container's profile (Clade's) allows none of them")
+
+
 _DOCKER_HUNT = """
 import os, socket, subprocess
 find = ["find", "/", "(", "-path", "/proc", "-o", "-path", "/sys", ")", "-prune", "-o", "-type", "s", "-print"]
@@ -594,6 +657,63 @@ def _background_process(ctx: Context, ev: Evidence) -> None:
     ev.check(running == ["2"], f"{running[0] if running else 0} daemons started inside")
     ev.check(_container_gone(ctx.client, container, wait=10), "container removed on close")
     time.sleep(0.5)
+    survivors = _host_processes_with(marker)
+    ev.check(not survivors, f"still running on the host: {survivors}" if survivors else "no process left on the host")
+
+
+# Counts the processes whose command line holds a marker given in two halves
+# (so that the counting process's own command line does not hold it).
+_COUNT = """
+import glob, sys
+marker = (sys.argv[1] + sys.argv[2]).encode()
+def cmdline(path):
+    try:
+        return open(path, "rb").read()
+    except OSError:
+        return b""
+print("LEFT", sum(marker in cmdline(p) for p in glob.glob("/proc/[0-9]*/cmdline")))
+print("PROCS", len(glob.glob("/proc/[0-9]*")))
+"""
+_LEFTOVERS = """
+marker=$1$2
+nap='import signal, time; signal.signal(signal.SIGTERM, signal.SIG_IGN); time.sleep(1000)'
+env -i /usr/bin/setsid python3 -c "$nap" "$marker-setsid" &
+nohup python3 -c "$nap" "$marker-nohup" >/dev/null 2>&1 &
+( trap '' HUP TERM; exec python3 -c "$nap" "$marker-trapped" ) &
+sh -c 'while :; do sleep 1000 & sleep 0.05; done' "$marker-respawner" >/dev/null 2>&1 &
+python3 -c 'import os, sys
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        os.closerange(0, 3)
+        os.execvp("python3", ["python3", "-c", sys.argv[1], sys.argv[2] + "-daemon"])
+    os._exit(0)' "$nap" "$marker"
+sleep 0.5
+python3 -c "$3" "$1" "$2"
+"""
+
+
+@attack("leftover-process", "leave processes behind a returned command: setsid, env -i, nohup, respawners")
+def _leftover_process(ctx: Context, ev: Evidence) -> None:
+    marker = "clade-left-" + secrets.token_hex(6)
+    halves = [marker[:8], marker[8:]]
+    with ctx.sandbox() as sb:
+        container = sb.id
+        baseline = sb.exec(["python3", "-c", _COUNT, *halves], timeout=20)
+        for user in ("sandbox", "grader"):
+            r = sb.exec(["sh", "-c", _LEFTOVERS, "sh", *halves, _COUNT], timeout=30, user=user)
+            started = _lines(r.output, "LEFT")
+            ev.check(bool(started) and int(started[0]) >= 5, f"as {user}: {started[0] if started else 0} "
+                     "leftovers running when the command returned")
+            after = sb.exec(["python3", "-c", _COUNT, *halves], timeout=20)
+            left = _lines(after.output, "LEFT")
+            ev.check(left == ["0"], f"as {user}: {left[0] if left else '?'} leftover(s) survived the command")
+            procs = _lines(after.output, "PROCS")
+            ev.check(procs == _lines(baseline.output, "PROCS"),
+                     f"as {user}: the sandbox is back to its {procs[0] if procs else '?'} processes")
+        alive = sb.exec(["echo", "alive"], timeout=20)
+        ev.check(alive.output == "alive\n", "the keeper survived: the sandbox still runs commands")
+    ev.check(_container_gone(ctx.client, container, wait=10), "container removed on close")
     survivors = _host_processes_with(marker)
     ev.check(not survivors, f"still running on the host: {survivors}" if survivors else "no process left on the host")
 
@@ -669,7 +789,7 @@ def _hostile_out(ctx: Context, ev: Evidence) -> None:
             sb.copy_out("big", dest / "big")
             ev.check(False, "a 1 TiB sparse file was copied out")
         except TransferTooLarge:
-            ev.check(True, "1 TiB sparse file stopped at the transfer cap")
+            ev.check(True, "1 TiB sparse file refused before it was copied")
     links = [str(p) for p in dest.rglob("*") if p.is_symlink() or not (p.is_file() or p.is_dir())]
     ev.check(not links, f"links or specials on the host: {links}" if links else "no links or FIFOs created on the host")
     ev.check((dest / "ok.txt").read_text() == "fine", "ordinary file copied out")
@@ -678,6 +798,128 @@ def _hostile_out(ctx: Context, ev: Evidence) -> None:
     ev.check(skipped == expected, f"skipped and reported: {', '.join(skipped)}")
     after = sorted(p.name for p in ctx.watch_dir.iterdir())
     ev.check(before == after, "nothing written beside the destination")
+
+
+_OUTPUTS = ("patch.diff", "trajectory.jsonl", "summary.json")  # what an agent hands back (evaluator.contract)
+_SPARSE_OUTPUTS = """
+set -e
+mkdir -p out dense
+for f in patch.diff trajectory.jsonl summary.json; do truncate -s 500M out/$f; done
+head -c 24000000 /dev/urandom > dense/dense.bin
+printf '{"ok": true}' > small.json
+echo READY
+"""
+
+
+@contextlib.contextmanager
+def _host_usage(where: Path) -> Iterator[dict[str, int]]:
+    """Measure what the host spends inside the block: Python heap peak, resident peak growth, disk used."""
+    usage: dict[str, int] = {}
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    free_before = shutil.disk_usage(where).free
+    tracing = tracemalloc.is_tracing()
+    if not tracing:
+        tracemalloc.start()
+    tracemalloc.reset_peak()
+    try:
+        yield usage
+    finally:
+        usage["heap_peak"] = tracemalloc.get_traced_memory()[1]
+        if not tracing:
+            tracemalloc.stop()
+        usage["rss_growth"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before
+        usage["disk_used"] = free_before - shutil.disk_usage(where).free
+
+
+@attack("copy-back-sparse", "hand back outputs as 500 MiB sparse files, and files far over the read cap")
+def _copy_back_sparse(ctx: Context, ev: Evidence) -> None:
+    dest = Path(tempfile.mkdtemp(dir=ctx.watch_dir, prefix="back-"))
+    cap = 8 * 1024 * 1024
+    with ctx.sandbox() as sb:
+        ready = sb.exec(_SPARSE_OUTPUTS, timeout=60)
+        ev.check("READY" in ready.output, "three 500 MiB sparse outputs and a 24 MB file written")
+        attempts: list[tuple[str, type[Exception], Callable[[], object]]] = [
+            *[(f"read_file out/{n}", SparseFile, lambda n=n: sb.read_file(f"out/{n}")) for n in _OUTPUTS],
+            ("read_files with a small file", SparseFile, lambda: sb.read_files(["small.json", "out/summary.json"])),
+            ("copy_out out", SparseFile, lambda: sb.copy_out("out", dest / "out")),
+            ("read_file of 24 MB, cap 8 MiB", TransferTooLarge, lambda: sb.read_file("dense/dense.bin", max_bytes=cap)),
+            ("copy_out of 24 MB, cap 8 MiB", TransferTooLarge, lambda: sb.copy_out("dense", dest / "d", max_bytes=cap)),
+        ]
+        got_through = []
+        started = time.monotonic()
+        with _host_usage(Path(tempfile.gettempdir())) as usage:
+            for label, expected, call in attempts:
+                try:
+                    call()
+                    got_through.append(f"{label}: copied")
+                except expected:
+                    pass
+                except SandboxError as exc:
+                    got_through.append(f"{label}: {type(exc).__name__}")
+            small = sb.read_file("small.json", max_bytes=1024)
+        took = time.monotonic() - started
+        tars = sb.exec("pgrep -c -x tar || true", timeout=20).output.strip()
+    ev.check(not got_through, f"not refused as expected: {got_through}" if got_through else
+             f"{len(attempts)} copies refused before a byte was copied (sparse: SparseFile; over the cap: "
+             "TransferTooLarge)")
+    ev.check(small == b'{"ok": true}', "a small file under its cap still reads")
+    ev.check(took < 30, f"the refusals took {took:.1f} s")
+    ev.check(tars == "0", "no tar left running inside")
+    mib = 1024 * 1024
+    ev.check(usage["heap_peak"] < 4 * mib, f"host Python heap peaked at {usage['heap_peak'] / mib:.1f} MiB")
+    ev.check(usage["rss_growth"] < 64 * mib, f"host resident peak grew by {usage['rss_growth'] / mib:.0f} MiB")
+    ev.check(usage["disk_used"] < 128 * mib, f"host temp disk used {usage['disk_used'] / mib:.0f} MiB")
+    files = [str(p) for p in dest.rglob("*") if p.is_file()]
+    ev.check(not files, f"files written on the host: {files}" if files else "nothing written on the host")
+
+
+_SWAPPER = """
+cd /workspace
+truncate -s 300M big.tmp && head -c 200000 /dev/urandom > dense.tmp && echo small > small.tmp
+sh -c 'while :; do for f in big dense small; do ln -f $f.tmp next && mv -f next race; done; done' "$1$2" \
+    >/dev/null 2>&1 &
+echo SWAPPING
+"""
+
+
+@attack("copy-back-race", "swap a small output for a huge sparse or dense one while the host copies it")
+def _copy_back_race(ctx: Context, ev: Evidence) -> None:
+    cap = 64 * 1024
+    marker = "clade-swap-" + secrets.token_hex(6)
+    halves = [marker[:8], marker[8:]]
+    outcomes: dict[str, int] = {}
+    largest = 0
+    with ctx.sandbox(max_transfer_bytes="16m") as sb:
+        r = sb.exec(["sh", "-c", _SWAPPER, "sh", *halves], timeout=30, kill_leftovers=False)  # it must keep running
+        ev.check("SWAPPING" in r.output, "a process swaps the output between a small, a dense and a sparse file")
+        with _host_usage(Path(tempfile.gettempdir())) as usage:
+            for _ in range(30):
+                try:
+                    data = sb.read_file("race", max_bytes=cap)
+                    largest = max(largest, len(data))
+                    key = "small read" if data == b"small\n" else "other read"
+                except TransferTooLarge as exc:  # SparseFile too
+                    late = "after the check" in str(exc) or "check before the copy admitted" in str(exc)
+                    key = f"{type(exc).__name__}{' (on the host)' if late else ''}"
+                except SandboxError as exc:
+                    key = type(exc).__name__
+                outcomes[key] = outcomes.get(key, 0) + 1
+        running = _lines(sb.exec(["python3", "-c", _COUNT, *halves], timeout=20, kill_leftovers=False).output,
+                         "LEFT")
+        after = _lines(sb.exec(["python3", "-c", _COUNT, *halves], timeout=20).output, "LEFT")
+        left = _lines(sb.exec(["python3", "-c", _COUNT, *halves], timeout=20).output, "LEFT")
+    shown = ", ".join(f"{k} {v}" for k, v in sorted(outcomes.items()))
+    # (at times a forked child of the swapper, not yet exec'd, holds its command line too: "at least 1")
+    ev.check(bool(running) and int(running[0]) >= 1, "the swapper ran through every read")
+    ev.check(largest <= cap, f"largest read {largest} bytes (cap {cap})")
+    expected = {"small read", "SparseFile", "TransferTooLarge", "TransferTooLarge (on the host)"}
+    ev.check(set(outcomes) <= expected, f"30 reads: {shown}")
+    mib = 1024 * 1024
+    ev.check(usage["heap_peak"] < 4 * mib, f"host Python heap peaked at {usage['heap_peak'] / mib:.1f} MiB")
+    ev.check(usage["disk_used"] < 128 * mib, f"host temp disk used {usage['disk_used'] / mib:.0f} MiB")
+    ev.check(bool(after) and int(after[0]) >= 1 and left == ["0"],
+             "the swapper was killed when the next command returned" if left == ["0"]
+             else f"the swapper survived the next command (counted {after} then {left})")
 
 
 # ----------------------------------------------------------------- runner
@@ -756,6 +998,8 @@ def run_attacks(
 def _run_one(item: Attack, ctx: Context, canary_digest: str) -> AttackResult:
     ev = Evidence()
     started = time.monotonic()
+    rss_before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    disk_before = shutil.disk_usage(tempfile.gettempdir()).free
     try:
         item.run(ctx, ev)
     except SandboxError as exc:
@@ -764,6 +1008,12 @@ def _run_one(item: Attack, ctx: Context, canary_digest: str) -> AttackResult:
         ev.check(False, f"{type(exc).__name__}: {exc}")
     host = Evidence()
     host.check(_digest(ctx.canary_file) == canary_digest, "canary file unchanged")
+    grew = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - rss_before
+    host.check(grew < HOST_MEMORY_SLACK, f"host memory peak grew by {grew >> 20} MiB" if grew >= HOST_MEMORY_SLACK
+               else "host memory held")
+    used = disk_before - shutil.disk_usage(tempfile.gettempdir()).free
+    host.check(used < HOST_DISK_SLACK, f"host disk lost {used >> 20} MiB" if used >= HOST_DISK_SLACK
+               else "host disk held")
     leftover = [c[:12] for c in ctx.opened if not _container_gone(ctx.client, c, wait=10)]
     host.check(not leftover, f"containers left: {leftover}" if leftover else "containers removed")
     host.check(subprocess.run(["true"]).returncode == 0, "host runs processes")

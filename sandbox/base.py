@@ -54,6 +54,12 @@ class CopyReport:
 
 Command = str | Sequence[str]
 
+# What one read may copy per file unless the caller says otherwise (never
+# more than the sandbox's `max_transfer_bytes`), and how many entries a
+# `copy_out` may bring out.
+READ_MAX_BYTES = 64 * 1024 * 1024
+COPY_MAX_FILES = 100_000
+
 
 class Sandbox(abc.ABC):
     """An isolated place to run untrusted commands and move files in and out.
@@ -79,12 +85,22 @@ class Sandbox(abc.ABC):
         env: Mapping[str, str] | None = None,
         input: bytes | str | None = None,
         user: str = "sandbox",
+        kill_leftovers: bool = True,
     ) -> ExecResult:
         """Run ``cmd`` (argv list, or a string for ``/bin/sh -c``) and wait for it.
 
         ``user`` is ``"sandbox"`` (the unprivileged user untrusted code runs
         as) or ``"grader"`` (another unprivileged user, for the files that
         code must be able to read but never change).
+
+        ``kill_leftovers``: when the command returns (or times out), kill
+        every process of ``user`` still running in the sandbox, however it
+        left the command (background ``&``, ``setsid``, ``env -i``, double
+        forks), so nothing it started can act after it. Pass False to keep
+        a server started by one exec for the next. Other execs of the same
+        user running at the same moment are spared, except processes of
+        theirs that dropped their environment. Without it, only a timed-out
+        command's processes that kept their environment are killed.
 
         Never raises for what the command does (non-zero exit, timeout,
         unknown command: exit 127); raises `SandboxError` only when the
@@ -96,16 +112,34 @@ class Sandbox(abc.ABC):
         """Create or replace files, owned by ``user``; parent directories are created."""
 
     @abc.abstractmethod
-    def read_files(self, paths: Iterable[str]) -> dict[str, bytes]:
-        """Return the contents of regular files, keyed by the path as given."""
+    def read_files(self, paths: Iterable[str], *, max_bytes: int | None = None) -> dict[str, bytes]:
+        """Return the contents of regular files, keyed by the path as given.
+
+        Before anything is copied, each file is looked at inside the sandbox:
+        one larger than ``max_bytes`` (default `READ_MAX_BYTES`; never more
+        than the sandbox's ``max_transfer_bytes``) raises `TransferTooLarge`,
+        a sparse one (mostly holes) `SparseFile` (a `TransferTooLarge`), and
+        all of them together may hold at most ``max_transfer_bytes``. At most
+        that much is ever read into host memory. Missing: `SandboxFileNotFound`;
+        a directory, symlink, FIFO or device: `NotARegularFile`; all of them
+        `SandboxError`.
+        """
 
     @abc.abstractmethod
     def copy_in(self, host_path: str | Path, dest: str, *, user: str = "sandbox") -> None:
         """Copy a host file or directory tree to ``dest`` in the sandbox, owned by ``user``."""
 
     @abc.abstractmethod
-    def copy_out(self, src: str, host_dir: str | Path) -> CopyReport:
-        """Copy a sandbox file or directory tree into the host directory ``host_dir``."""
+    def copy_out(self, src: str, host_dir: str | Path, *, max_bytes: int | None = None,
+                 max_files: int | None = None) -> CopyReport:
+        """Copy a sandbox file or directory tree into the host directory ``host_dir``.
+
+        The tree is walked inside the sandbox first: more than ``max_bytes``
+        of regular files in all (default and ceiling: the sandbox's
+        ``max_transfer_bytes``) or more than ``max_files`` entries (default
+        `COPY_MAX_FILES`) raises `TransferTooLarge`, a sparse file `SparseFile`,
+        and nothing is copied.
+        """
 
     @abc.abstractmethod
     def close(self) -> None:
@@ -115,9 +149,9 @@ class Sandbox(abc.ABC):
         """Create or replace one file."""
         self.write_files({path: data}, mode=mode, user=user)
 
-    def read_file(self, path: str) -> bytes:
-        """Return the contents of one regular file."""
-        return self.read_files([path])[path]
+    def read_file(self, path: str, *, max_bytes: int | None = None) -> bytes:
+        """Return the contents of one regular file (at most ``max_bytes``; see `read_files`)."""
+        return self.read_files([path], max_bytes=max_bytes)[path]
 
     def __enter__(self) -> Self:
         return self

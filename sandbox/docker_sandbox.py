@@ -6,8 +6,9 @@ What a container gets, and why:
   socket, no host environment: the only way out is the optional LLM
   gateway socket mounted at `LLM_SOCKET_PATH`;
 * every command runs as uid 1000 with all capabilities dropped and
-  ``no-new-privileges`` (set-uid programs cannot elevate), under Docker's
-  default seccomp profile;
+  ``no-new-privileges`` (set-uid programs cannot elevate), under Clade's
+  seccomp profile (`sandbox.seccomp`: Docker's default without io_uring,
+  userfaultfd, the keyring, bpf and perf_event_open);
 * a read-only root; the writable places are size-capped tmpfs mounts
   (/workspace, /tmp, the home directory, /dev/shm), whose pages are also
   charged to the memory limit. tmpfs rather than a writable layer because
@@ -22,9 +23,18 @@ What a container gets, and why:
 
 Each exec runs under coreutils ``timeout`` (TERM at the limit, KILL one
 second later, to the command's whole process group) and is also cut off
-on the host side a few seconds later whatever happens inside; processes
-that left the group are then found by a per-exec environment marker and
-killed.
+on the host side a few seconds later whatever happens inside. When it
+returns, every process left of the user it ran as is killed
+(``kill_leftovers``, the default), however it got away: ``setsid``,
+``env -i``, double forks. Without that option, only a timed-out command's
+leftovers are killed, found by a per-exec environment marker.
+
+Files come out only after a check *inside* the sandbox (`stat`/`find`:
+size, allocated blocks, type): a file over the caller's cap, or sparse
+(holes that cost the sandbox nothing but the host their full size), is
+refused before any byte is copied, and the host still bounds the stream
+it reads (spooled to disk past a few MiB) in case a file changes between
+the check and the copy.
 """
 
 from __future__ import annotations
@@ -45,8 +55,8 @@ import requests
 from docker.types import LogConfig, Mount, Ulimit
 
 import docker
-from sandbox import cleanup, reaper, recipe, stream, transfer
-from sandbox.base import Command, CopyReport, ExecResult, Sandbox
+from sandbox import cleanup, reaper, recipe, seccomp, stream, transfer
+from sandbox.base import COPY_MAX_FILES, READ_MAX_BYTES, Command, CopyReport, ExecResult, Sandbox
 from sandbox.client import get_client, is_connection_error, unavailable
 from sandbox.errors import (
     NotARegularFile,
@@ -63,6 +73,7 @@ from sandbox.limits import SandboxLimits, format_size
 from sandbox.output import HeadTail
 
 log = logging.getLogger(__name__)
+cleanup.install()  # on the main thread: the handlers that close this process's sandboxes on SIGTERM/SIGINT
 
 LLM_SOCKET_PATH = recipe.LLM_SOCKET_PATH
 EXEC_USER = f"{recipe.SANDBOX_UID}:{recipe.SANDBOX_UID}"
@@ -86,6 +97,116 @@ _KILL_SCRIPT = (
     'for f in $(grep -lsz "^$1=$2\\$" /proc/[0-9]*/environ); do '
     'p=${f#/proc/}; kill -9 "${p%/environ}" 2>/dev/null; done; exit 0'
 )
+# Kill every process of the user this runs as (run as that user: it cannot
+# touch the keeper or the other user's processes), then wait until none is
+# left (zombies: a short while for init to reap them). Arguments, if any, are `grep -e` patterns of markers
+# whose processes are spared (other execs of the same user still running);
+# then each pid is killed on its own instead of with the atomic `kill -1`.
+# Only shell built-ins inside the loops, so that the scan sees no child of its own.
+_KILL_LEFTOVERS_SCRIPT = r"""
+spare=" "
+if [ $# -gt 0 ]; then
+  for f in $(grep -lsz "$@" /proc/[0-9]*/environ); do p=${f#/proc/}; spare="$spare${p%/environ} "; done
+fi
+round=0
+while :; do
+  [ "$spare" = " " ] && kill -9 -1 2>/dev/null
+  left=
+  for d in /proc/[0-9]*; do
+    p=${d#/proc/}
+    [ "$p" = "$$" ] && continue
+    case $spare in *" $p "*) continue;; esac
+    if [ "$spare" = " " ]; then [ -O "$d" ] || continue; else kill -9 "$p" 2>/dev/null || continue; fi
+    read -r st 2>/dev/null < "$d/stat" || continue
+    case ${st##*)} in " Z"*) left=${left:-zombie};; *) left=live;; esac
+  done
+  [ -z "$left" ] && exit 0
+  round=$((round + 1))
+  [ "$left" = zombie ] && [ "$round" -ge 10 ] && exit 0
+  [ "$round" -lt 40 ] || exit 1
+  sleep 0.05
+done
+"""
+# Reading files: stat each one first (run from /, the paths relative to it)
+# and start tar only if none is refused; each refusal is one line on stderr,
+# `clade-refused <index> <why> [numbers]` (index 0: the call as a whole).
+_READ_SCRIPT = r"""
+each=$1 total=$2 slack=$3
+shift 3
+i=0 sum=0 refused=0
+fields() { size=$1; alloc=$(($2 * $3)); mode=$4; }
+for f do
+  i=$((i + 1))
+  if ! s=$(LC_ALL=C stat -c '%s %b %B %f' -- "$f" 2>&1); then
+    case $s in
+      *"No such file"*|*"Not a directory"*) why=missing;;
+      *"Permission denied"*) why=denied;;
+      *) why=failed;;
+    esac
+    echo "clade-refused $i $why" >&2; refused=1; continue
+  fi
+  fields $s
+  hole=$((size - alloc))
+  case $mode in
+    8???) ;;
+    *) echo "clade-refused $i type $mode" >&2; refused=1; continue;;
+  esac
+  if [ ! -r "$f" ]; then echo "clade-refused $i denied" >&2; refused=1; continue; fi
+  if [ "$hole" -gt "$slack" ] && [ "$hole" -gt $((size / 2)) ]; then
+    echo "clade-refused $i sparse $size $alloc" >&2; refused=1
+  elif [ "$size" -gt "$each" ]; then
+    echo "clade-refused $i big $size" >&2; refused=1
+  else
+    sum=$((sum + size))
+  fi
+done
+if [ "$sum" -gt "$total" ]; then echo "clade-refused 0 total $sum" >&2; refused=1; fi
+[ "$refused" = 0 ] || exit 3
+exec tar -c -f - --no-recursion -- "$@"
+"""
+# Copying a tree out: walk it first (from its parent) and start tar only if
+# its regular files are few and small enough together and none is sparse.
+_COPY_SCRIPT = r"""
+cap=$1 files=$2 slack=$3 dir=$4 name=$5
+if ! cd -- "$dir" 2>/dev/null; then
+  if [ -e "$dir" ]; then echo "clade-refused 0 denied" >&2; else echo "clade-refused 0 missing" >&2; fi
+  exit 3
+fi
+if ! s=$(LC_ALL=C stat -c %f -- "$name" 2>&1); then
+  case $s in
+    *"No such file"*|*"Not a directory"*) why=missing;;
+    *"Permission denied"*) why=denied;;
+    *) why=failed;;
+  esac
+  echo "clade-refused 0 $why" >&2; exit 3
+fi
+find -P "$name" -printf '%y %s %b %p
+' 2>/dev/null | {
+  sum=0 n=0
+  while IFS= read -r line; do
+    n=$((n + 1))
+    if [ "$n" -gt "$files" ]; then echo "clade-refused 0 count $n" >&2; exit 3; fi
+    case $line in "f "*) ;; *) continue;; esac
+    rest=${line#f }; size=${rest%% *}; rest=${rest#* }; blocks=${rest%% *}; path=${rest#* }
+    case $size$blocks in ''|*[!0-9]*) continue;; esac
+    alloc=$((blocks * 512))
+    hole=$((size - alloc))
+    if [ "$hole" -gt "$slack" ] && [ "$hole" -gt $((size / 2)) ]; then
+      printf 'clade-refused 0 sparse %s %s %s\n' "$size" "$alloc" "$path" >&2; exit 3
+    fi
+    if [ "$size" -gt "$cap" ]; then printf 'clade-refused 0 big %s %s\n' "$size" "$path" >&2; exit 3; fi
+    sum=$((sum + size))
+    if [ "$sum" -gt "$cap" ]; then echo "clade-refused 0 total $sum" >&2; exit 3; fi
+  done
+  exit 0
+}
+status=$?
+[ "$status" = 0 ] || exit "$status"
+exec tar -c -f - -- "$name"
+"""
+_REFUSED_EXIT = 3
+# A read spools what tar sends in memory up to this much, then on disk.
+_SPOOL_BYTES = 16 * 1024 * 1024
 
 
 class DockerSandbox(Sandbox):
@@ -117,6 +238,8 @@ class DockerSandbox(Sandbox):
         self._client = client or get_client()
         self._api = self._client.api
         self._lock = threading.RLock()
+        self._kill_lock = threading.Lock()  # one leftover-killer at a time (they would kill each other)
+        self._inflight: dict[str, str] = {}  # marker -> uid:gid of every exec running now
         self._closed = False
         self.id = ""
         reaper.reap_orphans_once(self._client)
@@ -135,6 +258,19 @@ class DockerSandbox(Sandbox):
         environment.update(_check_env(env or {}))
 
         self._deadline = time.monotonic() + self.limits.lifetime
+        with cleanup.creating():  # a signal now waits for the container to be registered, then closes it
+            self.id = self._create(environment, mounts)
+            cleanup.register(self)
+        try:
+            self._api.start(self.id)
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            self.close()
+            if is_connection_error(exc):
+                raise unavailable(exc) from exc
+            explanation = getattr(exc, "explanation", None) or exc
+            raise SandboxError(f"Docker could not start the sandbox: {explanation}") from exc
+
+    def _create(self, environment: dict[str, str], mounts: list[Mount]) -> str:
         try:
             host_config = self._api.create_host_config(**self._host_config(mounts))
             created = self._api.create_container(
@@ -155,16 +291,7 @@ class DockerSandbox(Sandbox):
             raise SandboxError(f"Docker refused to create a sandbox: {exc.explanation or exc}") from exc
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             raise unavailable(exc) from exc
-        self.id = created["Id"]
-        cleanup.register(self)
-        try:
-            self._api.start(self.id)
-        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
-            self.close()
-            if is_connection_error(exc):
-                raise unavailable(exc) from exc
-            explanation = getattr(exc, "explanation", None) or exc
-            raise SandboxError(f"Docker could not start the sandbox: {explanation}") from exc
+        return str(created["Id"])
 
     def _host_config(self, mounts: list[Mount]) -> dict[str, object]:
         lim = self.limits
@@ -177,7 +304,7 @@ class DockerSandbox(Sandbox):
         return {
             "network_mode": "none",
             "cap_drop": ["ALL"],
-            "security_opt": ["no-new-privileges:true"],
+            "security_opt": ["no-new-privileges:true", seccomp.security_opt()],
             "read_only": True,
             "tmpfs": {
                 recipe.WORKSPACE: tmpfs(lim.workspace_size, self._workspace_uid, "0755"),
@@ -211,6 +338,7 @@ class DockerSandbox(Sandbox):
         env: Mapping[str, str] | None = None,
         input: bytes | str | None = None,
         user: str = "sandbox",
+        kill_leftovers: bool = True,
     ) -> ExecResult:
         self._check_open()
         as_user = _user(user)
@@ -249,7 +377,9 @@ class DockerSandbox(Sandbox):
                     "check the daemon's health (`docker info`) and run it again"
                 )
             timed_out = True  # the container ended under the command: its lifetime ran out
-        if timed_out:
+        if kill_leftovers:
+            self._kill_leftovers(as_user)
+        elif timed_out:
             self._kill_marked(marker, as_user)
         return ExecResult(
             exit_code=TIMEOUT_EXIT if timed_out else int(outcome.exit_code),  # type: ignore[arg-type]
@@ -259,11 +389,21 @@ class DockerSandbox(Sandbox):
             duration=duration,
         )
 
-    def _stream(self, argv: list[str], user: str = EXEC_USER, **kwargs: object) -> stream.StreamOutcome:
-        """`stream.run_exec` with Docker's errors turned into sandbox errors."""
+    def _stream(self, argv: list[str], user: str = EXEC_USER, *, env: Mapping[str, str],
+                **kwargs: object) -> stream.StreamOutcome:
+        """`stream.run_exec` with Docker's errors turned into sandbox errors.
+
+        Every command gets a marker in its environment (`MARKER_ENV`) and is
+        recorded as running until it ends, so that a leftover-killer run
+        meanwhile for the same user spares it.
+        """
         self._check_open()
+        env = dict(env)
+        marker = env.setdefault(MARKER_ENV, uuid.uuid4().hex)
+        with self._lock:
+            self._inflight[marker] = user
         try:
-            return stream.run_exec(self._api, self.id, argv, user=user, **kwargs)  # type: ignore[arg-type]
+            return stream.run_exec(self._api, self.id, argv, user=user, env=env, **kwargs)  # type: ignore[arg-type]
         except docker.errors.NotFound as exc:
             self._raise_if_gone()
             raise SandboxError(f"Docker could not run the command: {exc.explanation or exc}") from exc
@@ -275,6 +415,42 @@ class DockerSandbox(Sandbox):
             if is_connection_error(exc):
                 raise unavailable(exc) from exc
             raise SandboxError(f"Docker could not run the command: {exc}") from exc
+        finally:
+            with self._lock:
+                self._inflight.pop(marker, None)
+
+    def _kill_leftovers(self, user: str = EXEC_USER) -> None:
+        """Kill every process of ``user`` in the sandbox but those of its other execs still running.
+
+        Runs as ``user``, so the keeper (uid 65534) and the other sandbox
+        user are out of its reach. Processes of a concurrent exec of the same
+        user that dropped their environment marker (``env -i``) are killed
+        too: they cannot be told from this command's.
+        """
+        if self._closed or self._deadline <= time.monotonic():
+            return
+        with self._kill_lock:
+            with self._lock:
+                spared = sorted(m for m, u in self._inflight.items() if u == user)
+            patterns = [arg for m in spared for arg in ("-e", f"^{MARKER_ENV}={m}$")]
+            try:
+                outcome = stream.run_exec(
+                    self._api,
+                    self.id,
+                    ["/bin/sh", "-c", _KILL_LEFTOVERS_SCRIPT, "sh", *patterns],
+                    user=user,
+                    workdir="/",
+                    env={},
+                    deadline=time.monotonic() + _KILLER_TIMEOUT_S,
+                    on_stdout=lambda _: None,
+                    on_stderr=lambda _: None,
+                )
+            except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+                log.warning("could not kill the processes a command left in %s: %s", self.id[:12], exc)
+                return
+        if outcome.exit_code != 0 and not self._closed and self._deadline > time.monotonic():
+            log.warning("processes a command left in sandbox %s would not die (killer exit %s)",
+                        self.id[:12], outcome.exit_code)
 
     def _kill_marked(self, marker: str, user: str = EXEC_USER) -> None:
         """Kill what is left of a timed-out exec, including processes that left its group."""
@@ -315,14 +491,30 @@ class DockerSandbox(Sandbox):
                          on_stdout=lambda _: None, on_stderr=lambda _: None)
             raise
 
-    def read_files(self, paths: Iterable[str]) -> dict[str, bytes]:
+    def read_files(self, paths: Iterable[str], *, max_bytes: int | None = None) -> dict[str, bytes]:
         self._check_open()
         asked = {path: transfer.sandbox_path(path, self.workdir) for path in paths}
         if not asked:
             return {}
+        each = self._cap(max_bytes, READ_MAX_BYTES)
+        total = self.limits.max_transfer_bytes
         members = sorted({p.lstrip("/") for p in asked.values()})
-        archive, errors = self._tar_out(["--no-recursion", "-C", "/", "--", *members])
-        found = transfer.unpack_in_memory(archive, asked.values())
+        argv = ["/bin/sh", "-c", _READ_SCRIPT, "sh", str(each), str(total), str(transfer.SPARSE_SLACK), *members]
+        bound = transfer.read_stream_bound(members, each, total)
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+            code, errors = self._tar_out(argv, spool, bound, what="the files read")
+            if code == _REFUSED_EXIT:
+                refusals = transfer.parse_refusals(errors)
+                by_member = {member: refusals.get(i) for i, member in enumerate(members, start=1)}
+                for path, absolute in asked.items():
+                    refusal = by_member.get(absolute.lstrip("/"))
+                    if refusal is not None:
+                        raise transfer.read_refusal(path, absolute, refusal, each)
+                if 0 in refusals:
+                    raise transfer.read_refusal("", "", refusals[0], total)
+                raise SandboxError(f"reading {', '.join(asked)} from the sandbox was refused: {_one_line(errors)}")
+            spool.seek(0)
+            found = transfer.unpack_in_memory(spool, asked.values(), max_each=each)
         result: dict[str, bytes] = {}
         for path, absolute in asked.items():
             entry = found.get(absolute)
@@ -348,16 +540,34 @@ class DockerSandbox(Sandbox):
             spool.seek(0)
             self._untar(spool, what=target, user=as_user)
 
-    def copy_out(self, src: str, host_dir: str | Path) -> CopyReport:
+    def copy_out(self, src: str, host_dir: str | Path, *, max_bytes: int | None = None,
+                 max_files: int | None = None) -> CopyReport:
         self._check_open()
+        cap = self._cap(max_bytes, self.limits.max_transfer_bytes)
+        files = COPY_MAX_FILES if max_files is None else max(1, int(max_files))
         source = transfer.sandbox_path(src, self.workdir)
         parent, name = source.rsplit("/", 1)
-        with tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024) as spool:
-            _, errors = self._tar_out(["-C", parent or "/", "--", name], sink=spool)
+        argv = ["/bin/sh", "-c", _COPY_SCRIPT, "sh", str(cap), str(files), str(transfer.SPARSE_SLACK),
+                parent or "/", name]
+        with tempfile.SpooledTemporaryFile(max_size=_SPOOL_BYTES) as spool:
+            code, errors = self._tar_out(argv, spool, self.limits.max_transfer_bytes, what=source)
+            if code == _REFUSED_EXIT:
+                refusal = transfer.parse_refusals(errors).get(0)
+                if refusal is None:
+                    raise SandboxError(f"copying {source} out of the sandbox was refused: {_one_line(errors)}")
+                raise transfer.copy_refusal(src, source, refusal, cap, files)
             if "Cannot stat" in errors or spool.tell() == 0:
                 raise _read_error(src, source, errors)
             spool.seek(0)
-            return transfer.safe_extract(spool, name, Path(host_dir))
+            return transfer.safe_extract(spool, name, Path(host_dir), max_bytes=cap, max_files=files)
+
+    def _cap(self, asked: int | None, default: int) -> int:
+        """A per-call byte cap: the caller's, or ``default``; never above the sandbox's transfer cap."""
+        if asked is None:
+            asked = default
+        if isinstance(asked, bool) or not isinstance(asked, int) or asked < 0:
+            raise SandboxError(f"max_bytes {asked!r} must be a whole number of bytes (0 or more)")
+        return min(asked, self.limits.max_transfer_bytes)
 
     def _untar(self, data: bytes | IO[bytes], what: str, user: str = EXEC_USER) -> None:
         errors = HeadTail(8192)
@@ -378,11 +588,14 @@ class DockerSandbox(Sandbox):
                 "and check the sandbox's disk limits"
             )
 
-    def _tar_out(self, tar_args: list[str], sink: IO[bytes] | None = None) -> tuple[bytes, str]:
-        """Run ``tar -c`` in the sandbox; return (archive bytes unless ``sink``, tar's messages)."""
-        cap = self.limits.max_transfer_bytes
-        received = bytearray()
-        errors = HeadTail(8192)
+    def _tar_out(self, argv: list[str], sink: IO[bytes], cap: int, what: str) -> tuple[int | None, str]:
+        """Run a command that writes a tar to stdout into ``sink``, reading at most ``cap`` bytes of it.
+
+        Returns its exit code and its messages. Past ``cap`` the command is
+        killed and `TransferTooLarge` raised: the check inside admitted less,
+        so what is being copied changed meanwhile.
+        """
+        errors = HeadTail(16384)
         total = 0
 
         def take(data: bytes) -> None:
@@ -390,18 +603,15 @@ class DockerSandbox(Sandbox):
             total += len(data)
             if total > cap:
                 raise TransferTooLarge(
-                    f"copying out of the sandbox exceeded {format_size(cap)}; copy less, or raise "
-                    "max_transfer_bytes in the sandbox limits"
+                    f"copying {what} out of the sandbox passed {format_size(cap)}, more than the check before "
+                    "the copy admitted (did it change meanwhile?); copy less, or raise the cap"
                 )
-            if sink is not None:
-                sink.write(data)
-            else:
-                received.extend(data)
+            sink.write(data)
 
         marker = uuid.uuid4().hex
         try:
             outcome = self._stream(
-                ["tar", "-c", "-f", "-", *tar_args],
+                argv,
                 workdir="/",
                 env={MARKER_ENV: marker},
                 deadline=time.monotonic() + min(self.limits.transfer_timeout, self._remaining()),
@@ -417,7 +627,7 @@ class DockerSandbox(Sandbox):
                 f"copying out of the sandbox took longer than {self.limits.transfer_timeout:g} s; "
                 "copy less, or raise transfer_timeout in the sandbox limits"
             )
-        return bytes(received), errors.getvalue().decode(errors="replace")
+        return outcome.exit_code, errors.getvalue().decode(errors="replace")
 
     # ------------------------------------------------------------- lifecycle
 

@@ -58,3 +58,11 @@ class TransferFailed(SandboxError):
 
 class SocketMountError(SandboxError):
     """The Unix socket asked to be mounted into the sandbox is not usable."""
+
+
+class SparseFile(TransferTooLarge):
+    """A file to copy out is sparse: far bigger than what it really holds.
+
+    Its holes cost the sandbox nothing and the host their full size, so it
+    is refused like a file over the cap (and is a `TransferTooLarge`).
+    """

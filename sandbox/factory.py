@@ -1,8 +1,8 @@
 """The one way other rooms get a sandbox.
 
 Callers type against `sandbox.base.Sandbox` and ask here for one, so that
-whatever every sandbox must get (today: a hardened Docker container; a
-seccomp profile or another backend tomorrow) is decided in one place.
+whatever every sandbox must get (today: a hardened Docker container under
+Clade's seccomp profile; another backend tomorrow) is decided in one place.
 """
 
 from __future__ import annotations
@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
+from sandbox import cleanup
 from sandbox.base import Sandbox
 from sandbox.limits import SandboxLimits
 
@@ -33,3 +34,8 @@ def open_sandbox(
     from sandbox.docker_sandbox import DockerSandbox  # the Docker SDK only when a sandbox is wanted
 
     return DockerSandbox(image, limits, llm_socket=model_socket, env=env, workspace_owner=workspace_owner)
+
+
+# Sandboxes are owned by the process: on the main thread, which imports this
+# module, install the handlers that close them on SIGTERM/SIGINT/SIGHUP and exit.
+cleanup.install()

@@ -15,7 +15,13 @@ The host side is where care is needed:
   regular files and directories are recreated (a hard link as a copy of
   its target's data), each under the destination, opened with O_NOFOLLOW
   beneath parents that are real directories; symlinks, devices and FIFOs
-  are skipped and reported.
+  are skipped and reported;
+* what comes out is bounded twice: the sandbox-side check before the copy
+  (`docker_sandbox`) refuses files over the cap and sparse files, and
+  reports why in ``clade-refused`` lines that `parse_refusals` reads and
+  `read_refusal` / `copy_refusal` turn into errors; the host then holds
+  each member it unpacks to the same caps, in case a file changed between
+  the check and the copy.
 """
 
 from __future__ import annotations
@@ -23,17 +29,31 @@ from __future__ import annotations
 import io
 import os
 import posixpath
+import re
 import stat
 import tarfile
 import time
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
 
 from sandbox.base import CopyReport
-from sandbox.errors import UnsafePath
+from sandbox.errors import (
+    NotARegularFile,
+    SandboxError,
+    SandboxFileNotFound,
+    SparseFile,
+    TransferTooLarge,
+    UnsafePath,
+)
+from sandbox.limits import format_size
 
 SANDBOX_UID = 1000
+# A file is sparse when its holes (apparent size less allocated bytes) are
+# more than this *and* more than half its size: a small hole or two (some
+# tools leave them) passes, a file that is mostly holes does not.
+SPARSE_SLACK = 1024 * 1024
 
 
 def sandbox_path(path: str, workdir: str) -> str:
@@ -91,18 +111,44 @@ def pack_host_path(host_path: Path, dest: str, out: IO[bytes]) -> None:
         archive.add(str(host_path), arcname=dest.lstrip("/"), recursive=True, filter=clean)
 
 
-def unpack_in_memory(archive_bytes: bytes, wanted: Iterable[str]) -> dict[str, tarfile.TarInfo | bytes]:
-    """Map each wanted absolute path to its file bytes, or to the TarInfo when it is not a regular file."""
+def is_sparse(size: int, allocated: int) -> bool:
+    """The rule the sandbox-side checks apply (kept here to document and test it)."""
+    hole = size - allocated
+    return hole > SPARSE_SLACK and hole > size // 2
+
+
+def read_stream_bound(members: Iterable[str], each: int, total: int) -> int:
+    """The most a tar of ``members`` (each at most ``each`` bytes, all at most ``total``) can take."""
+    names = list(members)
+    data = min(len(names) * each, total)
+    # Per member: a header, a long-name header and its data, padding; then tar's end-of-archive records.
+    return data + sum(2048 + 2 * len(name) for name in names) + 20480
+
+
+def unpack_in_memory(
+    archive: bytes | IO[bytes], wanted: Iterable[str], *, max_each: int | None = None
+) -> dict[str, tarfile.TarInfo | bytes]:
+    """Map each wanted absolute path to its file bytes, or to the TarInfo when it is not a regular file.
+
+    A member larger than ``max_each`` raises `TransferTooLarge` before any
+    of its data is read.
+    """
     found: dict[str, tarfile.TarInfo | bytes] = {}
     wanted_names = {p.lstrip("/"): p for p in wanted}
-    with tarfile.open(fileobj=io.BytesIO(archive_bytes), mode="r:") as archive:
-        for info in archive:
+    fileobj = io.BytesIO(archive) if isinstance(archive, (bytes, bytearray)) else archive
+    with tarfile.open(fileobj=fileobj, mode="r:") as archive_file:
+        for info in archive_file:
             path = wanted_names.get(info.name.rstrip("/"))
             if path is None:
                 continue
+            if max_each is not None and info.size > max_each:
+                raise TransferTooLarge(
+                    f"{path} in the sandbox came out at {human_size(info.size)}, more than the "
+                    f"{format_size(max_each)} a read may copy (it grew after the check); read it again, or less"
+                )
             if info.isfile() or info.islnk():  # a hard link's data is its earlier member's
                 try:
-                    extracted = archive.extractfile(info)
+                    extracted = archive_file.extractfile(info)
                 except (KeyError, tarfile.TarError):
                     found[path] = info
                     continue
@@ -110,6 +156,128 @@ def unpack_in_memory(archive_bytes: bytes, wanted: Iterable[str]) -> dict[str, t
             else:
                 found[path] = info
     return found
+
+
+def human_size(n: int) -> str:
+    """A size for messages: ``500 MiB``, ``1.5 GiB``, ``880 bytes``."""
+    for unit, factor in (("TiB", 1024**4), ("GiB", 1024**3), ("MiB", 1024**2), ("KiB", 1024)):
+        if n >= factor:
+            return f"{n / factor:.1f}".removesuffix(".0") + f" {unit}"
+    return f"{n} bytes"
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """One ``clade-refused <index> <why> [numbers] [path]`` line of a sandbox-side check."""
+
+    why: str  # missing, denied, failed, type, sparse, big, total, count
+    numbers: tuple[int, ...] = ()
+    detail: str = ""  # the mode in hex (type), or the path in the tree (copy_out)
+
+
+_REFUSED = re.compile(r"^clade-refused (\d+) ([a-z]+)(?: (.*))?$")
+
+
+def parse_refusals(messages: str) -> dict[int, Refusal]:
+    """The refusals in a check's messages, by index (1: the first file; 0: the call as a whole)."""
+    found: dict[int, Refusal] = {}
+    for line in messages.splitlines():
+        match = _REFUSED.match(line)
+        if not match:
+            continue
+        index, why, rest = int(match.group(1)), match.group(2), match.group(3) or ""
+        if why == "type":
+            refusal = Refusal(why, detail=rest.strip())
+        else:
+            words = rest.split(" ")
+            numbers = []
+            while words and words[0].isdigit() and len(numbers) < 2:
+                numbers.append(int(words.pop(0)))
+            refusal = Refusal(why, tuple(numbers), " ".join(words))
+        found.setdefault(index, refusal)
+    return found
+
+
+def _kind(mode_hex: str) -> str:
+    try:
+        kind = stat.S_IFMT(int(mode_hex, 16))
+    except ValueError:
+        return "not a regular file"
+    return {stat.S_IFDIR: "a directory", stat.S_IFLNK: "a symlink", stat.S_IFIFO: "a FIFO",
+            stat.S_IFCHR: "a device", stat.S_IFBLK: "a device", stat.S_IFSOCK: "a socket"}.get(kind,
+                                                                                            "not a regular file")
+
+
+def _shown(name: str) -> str:
+    """A name from inside the sandbox, safe to print on one line."""
+    text = ascii(name)
+    return text if len(text) <= 120 else text[:117] + "..."
+
+
+def _number(refusal: Refusal, i: int) -> int:
+    return refusal.numbers[i] if len(refusal.numbers) > i else 0
+
+
+def read_refusal(path: str, absolute: str, refusal: Refusal, cap: int) -> SandboxError:
+    """The error for a file (or, with index 0, a whole read) that the check inside refused."""
+    size, allocated = _number(refusal, 0), _number(refusal, 1)
+    if refusal.why == "missing":
+        return SandboxFileNotFound(f"{absolute} does not exist in the sandbox; check the path")
+    if refusal.why == "denied":
+        return SandboxError(f"{absolute} in the sandbox is not readable by the sandbox user")
+    if refusal.why == "type":
+        return NotARegularFile(
+            f"{absolute} in the sandbox is {_kind(refusal.detail)}, not a regular file; "
+            "read the file it should contain, or use copy_out for a directory"
+        )
+    if refusal.why == "sparse":
+        return SparseFile(
+            f"{absolute} in the sandbox is a sparse file ({human_size(size)} long, {human_size(allocated)} "
+            "written): refused, its holes would cost the host their full size; write the file's real content"
+        )
+    if refusal.why == "big":
+        return TransferTooLarge(
+            f"{absolute} in the sandbox is {human_size(size)}, more than the {format_size(cap)} a read may "
+            "copy; read less, or pass a larger max_bytes (up to max_transfer_bytes of the sandbox limits)"
+        )
+    if refusal.why == "total":
+        return TransferTooLarge(
+            f"the files asked for hold {human_size(size)} together, more than the {format_size(cap)} one read "
+            "may copy; read them in several calls, or raise max_transfer_bytes in the sandbox limits"
+        )
+    return SandboxError(f"reading {path!r} from the sandbox failed: the check before the copy could not stat it")
+
+
+def copy_refusal(src: str, source: str, refusal: Refusal, cap: int, max_files: int) -> SandboxError:
+    """The error for a `copy_out` that the check inside refused."""
+    size, allocated = _number(refusal, 0), _number(refusal, 1)
+    where = f" ({_shown(refusal.detail)})" if refusal.detail else ""
+    if refusal.why == "missing":
+        return SandboxFileNotFound(f"{source} does not exist in the sandbox; check the path")
+    if refusal.why == "denied":
+        return SandboxError(f"{source} in the sandbox is not readable by the sandbox user")
+    if refusal.why == "sparse":
+        return SparseFile(
+            f"{source} in the sandbox holds a sparse file{where} ({human_size(size)} long, "
+            f"{human_size(allocated)} written): refused, its holes would cost the host their full size; "
+            "remove it or write its real content"
+        )
+    if refusal.why == "big":
+        return TransferTooLarge(
+            f"{source} in the sandbox holds a file of {human_size(size)}{where}, more than the "
+            f"{format_size(cap)} this copy may bring out; copy less, or pass a larger max_bytes "
+            "(up to max_transfer_bytes of the sandbox limits)"
+        )
+    if refusal.why == "total":
+        return TransferTooLarge(
+            f"{source} in the sandbox holds more than {format_size(cap)} of files; copy less, or pass a larger "
+            "max_bytes (up to max_transfer_bytes of the sandbox limits)"
+        )
+    if refusal.why == "count":
+        return TransferTooLarge(
+            f"{source} in the sandbox holds more than {max_files} entries; copy less, or pass a larger max_files"
+        )
+    return SandboxError(f"copying {src!r} out of the sandbox failed: the check before the copy could not stat it")
 
 
 def describe(info: tarfile.TarInfo) -> str:
@@ -127,18 +295,31 @@ def describe(info: tarfile.TarInfo) -> str:
     return "not a regular file"
 
 
-def safe_extract(archive_file: IO[bytes], root_name: str, host_dir: Path) -> CopyReport:
+def safe_extract(archive_file: IO[bytes], root_name: str, host_dir: Path, *, max_bytes: int | None = None,
+                 max_files: int | None = None) -> CopyReport:
     """Recreate the regular files and directories of a tar under ``host_dir``.
 
     Members are named ``root_name/...`` (the copied directory) or
     ``root_name`` (a copied file, which lands as ``host_dir/root_name``).
+    More than ``max_bytes`` of file data or ``max_files`` members raises
+    `TransferTooLarge` before the member that would pass the cap is written
+    (what came before it stays written).
     """
     host_dir.mkdir(parents=True, exist_ok=True)
     base = host_dir.resolve()
     written: list[str] = []
     skipped: list[tuple[str, str]] = []
+    data = members = 0
     with tarfile.open(fileobj=archive_file, mode="r:") as archive:
         for info in archive:
+            members += 1
+            data += info.size if info.isfile() else 0
+            if max_files is not None and members > max_files:
+                raise TransferTooLarge(f"the copy out of the sandbox passed {max_files} entries (the tree grew "
+                                       "after the check); copy less, or pass a larger max_files")
+            if max_bytes is not None and data > max_bytes:
+                raise TransferTooLarge(f"the copy out of the sandbox passed {format_size(max_bytes)} of files "
+                                       "(they grew after the check); copy less, or pass a larger max_bytes")
             name = info.name
             relative = _relative_name(name, root_name, info.isdir())
             if relative is None:

@@ -16,7 +16,7 @@ from pydantic import ValidationError
 from rich.console import Console
 from rich.table import Table
 
-from sandbox import attacks, image, reaper, recipe
+from sandbox import attacks, image, reaper, recipe, seccomp
 from sandbox.client import get_client
 from sandbox.factory import open_sandbox
 from sandbox.errors import SandboxError
@@ -133,6 +133,20 @@ def check_command(
     if failed:
         typer.echo(f"not contained: {', '.join(failed)}", err=True)
         sys.exit(1)
+
+
+@app.command("seccomp")
+def seccomp_command(
+    upstream: bool = typer.Option(False, "--upstream", help="Print Docker's default profile as shipped instead."),
+    removed: bool = typer.Option(False, "--removed", help="List the system calls Clade takes out, and why."),
+) -> None:
+    """Print the seccomp profile every sandbox runs under (JSON for `docker run --security-opt seccomp=FILE`)."""
+    if removed:
+        typer.echo(f"Docker's default ({seccomp.UPSTREAM_SOURCE}) without:")
+        for name, why in seccomp.REMOVED.items():
+            typer.echo(f"  {name}: {why}")
+        return
+    typer.echo(json.dumps(seccomp.upstream() if upstream else seccomp.profile(), indent=2))
 
 
 @app.command("reap")

@@ -18,9 +18,12 @@ pytestmark = pytest.mark.docker
 
 EXPECTED = [
     "network-public", "network-host", "network-dns", "fork-bomb", "memory-bomb", "disk-fill", "output-flood",
-    "infinite-loop", "sandbox-lifetime", "host-secrets", "escape-workspace", "become-root", "docker-socket",
-    "background-process", "hostile-filename-in", "hostile-filename-out",
+    "infinite-loop", "sandbox-lifetime", "host-secrets", "escape-workspace", "become-root", "kernel-surface",
+    "docker-socket", "background-process", "leftover-process", "hostile-filename-in", "hostile-filename-out",
+    "copy-back-sparse", "copy-back-race",
 ]
+HOST_CHECKS = ("canary file unchanged; host memory held; host disk held; containers removed; host runs processes; "
+               "next sandbox works")
 
 
 def test_the_suite_covers_every_attack_of_the_issue() -> None:
@@ -34,7 +37,7 @@ def test_attack_is_contained_and_reported(sandbox_image: str, name: str) -> None
     assert seen == [result]
     assert result.contained, f"{name}: {result.detail} / host: {result.host}"
     assert result.detail and "NOT CONTAINED" not in result.detail
-    assert result.host == "canary file unchanged; containers removed; host runs processes; next sandbox works"
+    assert result.host == HOST_CHECKS
     assert os.environ.get(attacks.CANARY_ENV) is None  # the canary left the host environment again
 
 
@@ -85,3 +88,27 @@ def test_a_leaked_host_variable_is_caught(sandbox_image: str, monkeypatch: pytes
     monkeypatch.setattr(DockerSandbox, "__init__", leaky)
     [result] = attacks.run_attacks(["host-secrets"], image=sandbox_image)
     assert not result.contained and "canary seen in" in result.detail
+
+
+def test_a_sandbox_under_the_engines_default_seccomp_is_caught(sandbox_image: str,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    _weaken(monkeypatch, security_opt=["no-new-privileges:true"])
+    [result] = attacks.run_attacks(["kernel-surface"], image=sandbox_image)
+    assert not result.contained
+    assert "allowed: ['io_uring_setup" in result.detail and "0 seccomp profile(s)" in result.detail
+
+
+def test_leftovers_that_nobody_kills_are_caught(sandbox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(DockerSandbox, "_kill_leftovers", lambda self, user="": None)
+    [result] = attacks.run_attacks(["leftover-process"], image=sandbox_image)
+    assert not result.contained and "leftover(s) survived the command" in result.detail
+    assert result.host == HOST_CHECKS  # closing the sandbox still removed them with the container
+
+
+def test_copy_back_without_the_check_inside_is_caught(sandbox_image: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from sandbox import docker_sandbox
+
+    unchecked = 'shift 3\nexec tar -c -f - --no-recursion -- "$@"\n'
+    monkeypatch.setattr(docker_sandbox, "_READ_SCRIPT", unchecked)
+    [result] = attacks.run_attacks(["copy-back-sparse"], image=sandbox_image)
+    assert not result.contained and "read_file out/patch.diff" in result.detail

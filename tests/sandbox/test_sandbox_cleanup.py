@@ -164,3 +164,135 @@ def test_a_forked_child_does_not_close_its_parents_sandbox(sandbox_image: str) -
     out, _ = proc.communicate(timeout=60)
     assert proc.returncode == 0
     assert out == "parent still has it\n"
+
+
+# ------------------------------------------------------------------ owned by the process, not the thread
+
+def docker_ps_owned_by(pid: int) -> list[str]:
+    """`docker ps -a` of the containers whose owner label names ``pid``."""
+    listed = subprocess.run(["docker", "ps", "-aq", "--no-trunc", "--filter", f"label={reaper.LABEL_PID}={pid}"],
+                            capture_output=True, text=True, timeout=60, check=True)
+    return listed.stdout.split()
+
+
+def start_threaded_owner(image: str, head: str = "", tail: str = "time.sleep(120)",
+                         imports: str = "import sandbox.factory") -> subprocess.Popen[str]:
+    """A process whose sandboxes are opened on worker threads; it prints their ids, then runs ``tail``."""
+    code = textwrap.dedent(head) + textwrap.dedent(f"""
+        import concurrent.futures, sys, time
+        {imports}
+        from sandbox.limits import SandboxLimits
+
+        def open_one(_):
+            from sandbox.factory import open_sandbox
+            return open_sandbox({image!r}, SandboxLimits(lifetime=300))
+
+        with concurrent.futures.ThreadPoolExecutor(2) as pool:
+            boxes = list(pool.map(open_one, range(2)))
+        print(*[sb.id for sb in boxes], flush=True)
+    """) + textwrap.dedent(tail)
+    return subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def read_ids(proc: subprocess.Popen[str]) -> list[str]:
+    assert proc.stdout is not None
+    ids = proc.stdout.readline().split()
+    assert len(ids) == 2, f"the owner did not start its sandboxes: {proc.communicate(timeout=30)}"
+    return ids
+
+
+def test_sigterm_removes_sandboxes_opened_on_worker_threads(sandbox_image: str,
+                                                            docker_client: docker.DockerClient) -> None:
+    proc = start_threaded_owner(sandbox_image)
+    ids = read_ids(proc)
+    assert sorted(docker_ps_owned_by(proc.pid)) == sorted(ids)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM  # the process still dies of the signal
+    assert docker_ps_owned_by(proc.pid) == []
+    assert not any(exists(docker_client, c) for c in ids)
+
+
+def test_sigint_removes_sandboxes_opened_on_worker_threads(sandbox_image: str) -> None:
+    proc = start_threaded_owner(sandbox_image)
+    read_ids(proc)
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert "KeyboardInterrupt" in err  # Python's own SIGINT handler ran after ours
+    assert docker_ps_owned_by(proc.pid) == []
+
+
+def test_sigterm_chains_to_the_host_programs_own_handler(sandbox_image: str) -> None:
+    head = """
+        import os, signal, sys
+        def host_handler(signum, frame):
+            print("host handler ran", flush=True)
+            os._exit(3)
+        signal.signal(signal.SIGTERM, host_handler)
+    """
+    proc = start_threaded_owner(sandbox_image, head=head)
+    read_ids(proc)
+    proc.send_signal(signal.SIGTERM)
+    out, _ = proc.communicate(timeout=60)
+    assert proc.returncode == 3 and "host handler ran" in out
+    assert docker_ps_owned_by(proc.pid) == []
+
+
+def test_a_program_that_first_imports_the_sandbox_on_a_worker_calls_install(sandbox_image: str) -> None:
+    imports = """
+        import threading
+        threading.Thread(target=__import__, args=("sandbox.factory",)).start()  # the import, off the main thread
+        time.sleep(2)
+        from sandbox import cleanup
+        assert not cleanup.installed()
+        assert cleanup.install() and cleanup.install()  # from the main thread; idempotent
+    """
+    proc = start_threaded_owner(sandbox_image, imports=textwrap.indent(textwrap.dedent(imports), "        ").strip())
+    read_ids(proc)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=60) == -signal.SIGTERM
+    assert docker_ps_owned_by(proc.pid) == []
+
+
+def test_an_ignored_signal_is_left_ignored() -> None:
+    code = textwrap.dedent("""
+        import signal
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        from sandbox import cleanup
+        cleanup.install()
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+        assert signal.getsignal(signal.SIGTERM) is cleanup._on_signal
+        assert cleanup.previous_handler(signal.SIGTERM) is signal.SIG_DFL
+        assert cleanup.previous_handler(signal.SIGINT) is signal.default_int_handler
+        print("ok")
+    """)
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60)
+    assert done.stdout == "ok\n", done.stderr
+
+
+def test_a_signal_waits_for_sandboxes_being_created_on_other_threads() -> None:
+    """No Docker: a stand-in sandbox registers 0.5 s into its creation; close_all still closes it."""
+    import threading
+
+    from sandbox import cleanup
+
+    closed = threading.Event()
+
+    class Box:
+        def close(self) -> None:
+            closed.set()
+            cleanup.unregister(self)
+
+    inside = threading.Event()
+
+    def create() -> None:
+        with cleanup.creating():
+            inside.set()
+            time.sleep(0.5)
+            cleanup.register(Box())
+
+    maker = threading.Thread(target=create)
+    maker.start()
+    inside.wait(5)
+    cleanup.close_all(wait_for_creations=5)
+    maker.join()
+    assert closed.is_set()

@@ -108,3 +108,13 @@ def test_check_exits_1_when_something_is_not_contained(sandbox_image: str, tmp_p
 def test_reap(sandbox_image: str) -> None:
     result = clade("reap")
     assert result.returncode == 0 and result.stdout.startswith("removed ")
+
+
+def test_seccomp_prints_the_profile_sandboxes_run_under() -> None:
+    from sandbox import seccomp
+
+    profile = clade("seccomp")
+    assert profile.returncode == 0 and json.loads(profile.stdout) == seccomp.profile()
+    assert json.loads(clade("seccomp", "--upstream").stdout) == seccomp.upstream()
+    removed = clade("seccomp", "--removed").stdout
+    assert "v20.10.24" in removed and "io_uring_setup:" in removed

@@ -92,14 +92,59 @@ def test_invalid_utf8_output_does_not_break_decoding(sandbox: DockerSandbox) -> 
     assert result.ok and result.output.startswith("ok") and "\ufffd" in result.output
 
 
-def test_background_process_does_not_hold_the_exec_open_forever(sandbox: DockerSandbox) -> None:
-    """A server started in the background keeps running; the exec still returns."""
-    result = sandbox.exec("python3 -m http.server 8000 >/dev/null 2>&1 & echo started", timeout=30)
+_PROBE = ["python3", "-c", "import socket,time\nfor i in range(50):\n  try:\n"
+          "    socket.create_connection(('127.0.0.1', 8000)); print('up'); break\n"
+          "  except OSError: time.sleep(0.1)\nelse: print('down')"]
+
+
+def test_background_process_kept_on_request_does_not_hold_the_exec_open(sandbox: DockerSandbox) -> None:
+    """With kill_leftovers=False a server started in the background keeps running; the exec still returns."""
+    result = sandbox.exec("python3 -m http.server 8000 >/dev/null 2>&1 & echo started", timeout=30,
+                          kill_leftovers=False)
     assert result.ok and result.output == "started\n"
-    probe = sandbox.exec(["python3", "-c", "import socket,time\nfor i in range(50):\n  try:\n"
-                          "    socket.create_connection(('127.0.0.1', 8000)); print('up'); break\n"
-                          "  except OSError: time.sleep(0.1)"], timeout=30)
-    assert probe.output == "up\n"
+    assert sandbox.exec(_PROBE, timeout=30, kill_leftovers=False).output == "up\n"
+    sandbox.exec(["true"], timeout=30)  # the default: what the earlier commands left is killed now
+    assert sandbox.exec(_PROBE, timeout=30).output == "down\n"
+
+
+_LEFT = "pgrep -u {uid} -f -c '^sleep 1000' || true"
+
+
+def test_processes_a_returned_command_left_are_killed(sandbox: DockerSandbox) -> None:
+    result = sandbox.exec("env -i setsid sleep 1000 & nohup sleep 1000 >/dev/null 2>&1 & "
+                          "(trap '' TERM HUP; sleep 1000) >/dev/null 2>&1 & sleep 0.2; pgrep -c -f '^sleep 1000'",
+                          timeout=30)
+    assert result.ok and result.output == "3\n"
+    assert sandbox.exec(_LEFT.format(uid=1000), timeout=30).output == "0\n"
+    assert sandbox.exec("echo alive", timeout=30).output == "alive\n"  # the keeper (another uid) survived
+
+
+def test_leftovers_are_killed_for_the_user_the_command_ran_as_only(sandbox: DockerSandbox) -> None:
+    sandbox.exec("env -i setsid sleep 1000 &", timeout=30, user="grader", kill_leftovers=False)
+    sandbox.exec("env -i setsid sleep 1000 &", timeout=30)  # as the sandbox user: only its own go
+    assert sandbox.exec(_LEFT.format(uid=1001), timeout=30).output == "1\n"
+    assert sandbox.exec(_LEFT.format(uid=1000), timeout=30).output == "0\n"
+    sandbox.exec("true", timeout=30, user="grader")
+    assert sandbox.exec(_LEFT.format(uid=1001), timeout=30).output == "0\n"
+
+
+def test_a_timed_out_command_leaves_nothing_either(sandbox: DockerSandbox) -> None:
+    result = sandbox.exec("env -i setsid sleep 1000 & sleep 60", timeout=1)
+    assert result.timed_out
+    assert sandbox.exec(_LEFT.format(uid=1000), timeout=30).output == "0\n"
+
+
+def test_another_exec_running_meanwhile_is_spared(sandbox: DockerSandbox) -> None:
+    results: dict[str, str] = {}
+    slow = threading.Thread(target=lambda: results.update(slow=sandbox.exec(
+        "sleep 3; echo slow-done", timeout=30).output))
+    slow.start()
+    time.sleep(1)
+    for _ in range(3):
+        assert sandbox.exec("env -i setsid sleep 1000 &", timeout=30).ok
+    slow.join()
+    assert results == {"slow": "slow-done\n"}
+    assert sandbox.exec(_LEFT.format(uid=1000), timeout=30).output == "0\n"
 
 
 def test_concurrent_execs_in_one_sandbox(sandbox: DockerSandbox) -> None:

@@ -10,10 +10,30 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from sandbox.errors import UnsafePath
+from sandbox.errors import (
+    NotARegularFile,
+    SandboxError,
+    SandboxFileNotFound,
+    SparseFile,
+    TransferTooLarge,
+    UnsafePath,
+)
 from sandbox.limits import SandboxLimits, format_size, parse_size
 from sandbox.output import HeadTail
-from sandbox.transfer import pack_files, safe_extract, sandbox_path, unpack_in_memory
+from sandbox.transfer import (
+    SPARSE_SLACK,
+    Refusal,
+    copy_refusal,
+    human_size,
+    is_sparse,
+    pack_files,
+    parse_refusals,
+    read_refusal,
+    read_stream_bound,
+    safe_extract,
+    sandbox_path,
+    unpack_in_memory,
+)
 
 # ------------------------------------------------------------------ limits
 
@@ -162,3 +182,79 @@ def test_extraction_does_not_write_through_a_symlink_already_on_the_host(tmp_pat
     assert report.files == ()
     assert len(report.skipped) == 2
     assert list(outside.iterdir()) == []
+
+
+# ------------------------------------------------------------------ what comes back: caps and sparse files
+
+def test_the_sparse_rule_lets_a_few_holes_pass_and_refuses_files_of_holes() -> None:
+    mib = 1024 * 1024
+    assert is_sparse(500 * mib, 0)
+    assert is_sparse(3 * mib, mib // 2)
+    assert not is_sparse(3 * mib + mib // 2, 3 * mib)  # half a MiB of holes: fine
+    assert not is_sparse(100 * mib, 60 * mib)
+    assert not is_sparse(10, 4096)  # small files take more blocks than bytes
+    assert not is_sparse(SPARSE_SLACK, 0)  # at most the slack of holes, whatever the ratio
+
+
+def test_refusal_lines_become_errors_that_say_what_to_do() -> None:
+    messages = ("clade-refused 1 sparse 524288000 0\nclade-refused 2 big 70000000\nclade-refused 3 type 41ed\n"
+                "clade-refused 4 missing\nclade-refused 5 denied\nclade-refused 0 total 900000000\nnoise\n"
+                "clade-refused 1 big 1\n")
+    refusals = parse_refusals(messages)
+    assert refusals[1] == Refusal("sparse", (524288000, 0))  # the first line for an index wins
+    errors = {i: read_refusal(f"p{i}", f"/workspace/p{i}", r, 64 * 1024**2) for i, r in refusals.items()}
+    assert isinstance(errors[1], SparseFile) and "500 MiB long, 0 bytes written" in str(errors[1])
+    assert type(errors[2]) is TransferTooLarge and "66.8 MiB, more than the 64m" in str(errors[2])
+    assert isinstance(errors[3], NotARegularFile) and "a directory" in str(errors[3])
+    assert isinstance(errors[4], SandboxFileNotFound)
+    assert type(errors[5]) is SandboxError and "not readable" in str(errors[5])
+    assert "together" in str(errors[0]) and "max_transfer_bytes" in str(errors[0])
+    for error in errors.values():
+        assert "\n" not in str(error)
+
+
+def test_copy_refusals_show_hostile_names_on_one_line() -> None:
+    [refusal] = parse_refusals("clade-refused 0 sparse 2000000000 4096 out/we\x1b[2Jird\n").values()
+    error = copy_refusal("out", "/workspace/out", refusal, 2**20, 10)
+    assert isinstance(error, SparseFile)
+    assert "'out/we\\x1b[2Jird'" in str(error) and "\x1b" not in str(error)
+    count = copy_refusal("out", "/workspace/out", Refusal("count", (11,)), 2**20, 10)
+    assert "more than 10 entries" in str(count) and "max_files" in str(count)
+
+
+def test_unpacking_refuses_a_member_over_the_cap_before_reading_it() -> None:
+    archive = pack_files({"/workspace/big": b"x" * 5000, "/workspace/small": b"ok"}, 0o644)
+    assert unpack_in_memory(io.BytesIO(archive), ["/workspace/small"], max_each=100) == {"/workspace/small": b"ok"}
+    with pytest.raises(TransferTooLarge, match="grew after the check"):
+        unpack_in_memory(archive, ["/workspace/big", "/workspace/small"], max_each=4999)
+
+
+def test_read_stream_bound_covers_headers_but_not_more_data_than_the_caps() -> None:
+    members = ["workspace/a", "workspace/" + "n" * 300]
+    bound = read_stream_bound(members, 1000, 10**9)
+    real = len(pack_files({"/" + m: b"x" * 1000 for m in members}, 0o644))
+    assert real <= bound < real + 64 * 1024
+    assert read_stream_bound(members, 10**9, 5000) < 5000 + 64 * 1024  # the total cap bounds the data
+
+
+def test_extraction_stops_at_the_byte_and_entry_caps(tmp_path: Path) -> None:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as tar:
+        for name in ("out/a", "out/b", "out/c"):
+            info = tarfile.TarInfo(name)
+            info.size = 1000
+            tar.addfile(info, io.BytesIO(b"x" * 1000))
+    with pytest.raises(TransferTooLarge, match="passed 2000 of files"):
+        safe_extract(io.BytesIO(buf.getvalue()), "out", tmp_path / "bytes", max_bytes=2000)
+    assert sorted(p.name for p in (tmp_path / "bytes").iterdir()) == ["a", "b"]  # the third never landed
+    with pytest.raises(TransferTooLarge, match="passed 2 entries"):
+        safe_extract(io.BytesIO(buf.getvalue()), "out", tmp_path / "count", max_files=2)
+    report = safe_extract(io.BytesIO(buf.getvalue()), "out", tmp_path / "ok", max_bytes=3000, max_files=3)
+    assert report.files == ("a", "b", "c")
+
+
+def test_sizes_in_messages_read_like_people_write_them() -> None:
+    assert human_size(880) == "880 bytes"
+    assert human_size(500 * 1024**2) == "500 MiB"
+    assert human_size(1536) == "1.5 KiB"
+    assert human_size(1024**4) == "1 TiB"
