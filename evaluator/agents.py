@@ -4,7 +4,9 @@
   Polyglot's example solution): every sound task must be resolved by it.
 * `noop` changes nothing: no sound task may be resolved by it.
 * `seed` is the seed agent shipped with Clade (`agent/`).
-* a node id (`12` or `node:12`) is that node's code from the archive.
+* a node id (`12` or `node:12`) is that node's code from the archive;
+* a path: a folder holding an `agent/` package that follows the contract,
+  or a `.tar.gz` made by `clade export` (any agent, grown in Clade or not).
 * `patch_agent(name, patches)` answers precomputed patches (SWE-bench's
   predictions format, `clade eval --predictions`); a task it has no patch
   for gets an empty one.
@@ -19,12 +21,14 @@ from __future__ import annotations
 
 import importlib.util
 import shutil
+import tarfile
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from archive.code_limits import CodeLimits, UnsafeCode, check_folder
 from archive.codestore import IGNORED_NAMES
 from evaluator.errors import AgentNotFound
 
@@ -95,7 +99,8 @@ def write_agent_code(archive: Archive | None, node_id: int | None, dest: Path) -
 
 
 def resolve_agent(name: str, *, archive: Archive | None = None, workdir: Path | None = None) -> AgentSpec:
-    """`gold`, `noop`, `seed` or a node id (`12` / `node:12`), as an AgentSpec.
+    """`gold`, `noop`, `seed`, a node id (`12` / `node:12`) or a path (a folder
+    holding `agent/`, or a `clade export` .tar.gz), as an AgentSpec.
 
     Code is copied into `workdir` (a new temporary folder when None, which
     the caller may delete after the evaluation).
@@ -106,9 +111,42 @@ def resolve_agent(name: str, *, archive: Archive | None = None, workdir: Path | 
     if name == "seed":
         return AgentSpec("seed", code_root=write_agent_code(None, None, dest))
     raw = name.removeprefix("node:")
+    if not raw.isdigit() and ("/" in name or name.endswith((".tar.gz", ".tgz")) or Path(name).exists()):
+        return code_agent(_agent_from_path(Path(name).expanduser(), dest), name=name)
     if not raw.isdigit():
-        raise AgentNotFound(f"unknown agent {name!r}: use gold, noop, seed or a node id (see `clade run tree RUN`)")
+        raise AgentNotFound(f"unknown agent {name!r}: use gold, noop, seed, a node id (see `clade run tree RUN`), "
+                            "or the path of a folder holding agent/ or of a `clade export` .tar.gz")
     if archive is None:
         raise AgentNotFound(f"agent {name!r} is a node id, but no archive is open to read its code from")
     node_id = int(raw)
     return code_agent(write_agent_code(archive, node_id, dest), name=f"node:{node_id}", node_id=node_id)
+
+
+def _agent_from_path(path: Path, dest: Path) -> Path:
+    """A code root in `dest` from a folder holding `agent/` or an exported .tar.gz.
+
+    Code from elsewhere is untrusted like an agent's patch: an archive is
+    unpacked only within the code limits (sizes summed before a byte is
+    written, links and special files refused by tarfile's `data` filter)."""
+    limits = CodeLimits(allow_binary=True)
+    if path.is_dir():
+        if not (path / "agent").is_dir():
+            raise AgentNotFound(f"{path} holds no agent/ folder: give the folder that contains the agent package")
+        shutil.copytree(path / "agent", dest / "agent", ignore=IGNORED_NAMES, dirs_exist_ok=True)
+    elif path.is_file() and tarfile.is_tarfile(path):
+        with tarfile.open(path) as archive:
+            members = archive.getmembers()
+            if sum(m.size for m in members) > limits.max_total_bytes or len(members) > limits.max_files:
+                raise AgentNotFound(f"{path} unpacks to more than {limits.max_total_bytes} bytes or "
+                                    f"{limits.max_files} files: it is not an agent's code")
+            try:
+                archive.extractall(dest, filter="data")
+            except tarfile.TarError as exc:
+                raise AgentNotFound(f"{path} cannot be unpacked safely ({exc}): export the agent again") from None
+    else:
+        raise AgentNotFound(f"{path} is neither a folder holding agent/ nor a .tar.gz made by `clade export`")
+    try:
+        check_folder(dest, limits)
+    except UnsafeCode as exc:
+        raise AgentNotFound(f"{path}: {exc}") from None
+    return dest

@@ -98,7 +98,8 @@ def eval_command(
                                        "swebench:NAME_OR_FILE (.json/.jsonl/.parquet)"),
     subset: str = typer.Option(None, "--subset", "-s", help="small, medium, full (builtin/polyglot), a language"),
     tasks: str = typer.Option(None, "--tasks", "-t", help="comma-separated task ids (overrides --subset)"),
-    agent: str = typer.Option(None, "--agent", "-a", help="seed (default), gold, noop, or a node id of the archive"),
+    agent: str = typer.Option(None, "--agent", "-a", help="seed (default), gold, noop, a node id of the archive, or a path: "
+                                                            "a folder holding agent/ or a `clade export` .tar.gz"),
     predictions: Path = typer.Option(None, "--predictions", "-p",
                                      help="grade precomputed patches instead of running an agent: SWE-bench's "
                                           "predictions format (.jsonl: instance_id, model_name_or_path, "
@@ -154,11 +155,11 @@ def eval_command(
     out_dir.mkdir(parents=True, exist_ok=True)
 
     archive = node_id = None
-    if fixed_spec is None and agent not in ("gold", "noop", "seed"):
+    if fixed_spec is None and agent.removeprefix("node:").isdigit():  # a node: its code is in the archive
         from api.cli.context import archive as open_cli_archive
 
         archive = open_cli_archive()
-        node_id = int(agent.removeprefix("node:")) if agent.removeprefix("node:").isdigit() else None
+        node_id = int(agent.removeprefix("node:"))
     with tempfile.TemporaryDirectory(prefix="clade-eval-cli-") as tmp:
         spec = fixed_spec or resolve_agent(agent, archive=archive, workdir=Path(tmp) / "code")
         run_id = archive.repo.get_node(node_id).run_id if archive is not None and node_id is not None else None

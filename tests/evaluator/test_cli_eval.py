@@ -170,3 +170,48 @@ def test_node_agent_is_recorded_in_the_archive(clade_home: CladeHome, seed_agent
         assert row.id == task["evaluation_id"] and row.outcome.value == "unresolved"
     finally:
         archive.close()
+
+
+def test_an_exported_agent_and_a_folder_are_scored_anywhere(clade_home: CladeHome, seed_agent: Path,
+                                                           sandbox_image: str, tmp_path: Path, scripted_model) -> None:
+    """`clade eval --agent PATH`: the .tar.gz `clade export` wrote, or a folder holding agent/;
+    a stand-in agent that applies the gold patch of its one task resolves it either way."""
+    from archive.export import export_node
+
+    task = open_benchmark("builtin").load(ids=["calc__floor-division"])[0]
+    (seed_agent / "gold.diff").write_text(task.patch)
+    (seed_agent / "__main__.py").write_text(
+        "import argparse, pathlib, subprocess\np = argparse.ArgumentParser()\n"
+        "[p.add_argument(a) for a in ('--problem', '--repo', '--out')]\nargs = p.parse_args()\n"
+        "gold = pathlib.Path(__file__).with_name('gold.diff')\n"
+        "subprocess.run(['git', 'apply', str(gold)], cwd=args.repo, check=True)\n"
+        "out = pathlib.Path(args.out); out.mkdir(parents=True, exist_ok=True)\n"
+        "diff = subprocess.run(['git', 'diff'], cwd=args.repo, capture_output=True, text=True).stdout\n"
+        "(out / 'patch.diff').write_text(diff)\n")
+    archive = open_archive(clade_home)
+    try:
+        run, root = archive.create_run("export-me", {}, seed_agent)
+        exported = export_node(archive, root.id, tmp_path / "best-agent.tar.gz")
+    finally:
+        archive.close()
+    _, access = scripted_model(["unused"])
+    for agent in (str(exported), str(seed_agent.parent)):
+        result = clade("eval", "--tasks", task.instance_id, "--agent", agent, "--json",
+                       "--llm-socket", access.socket_path, "--model", "scripted")
+        assert result.returncode == 0, result.stderr
+        [scored] = json.loads(result.stdout)["tasks"]
+        assert scored["outcome"] == "resolved", scored["reason"]
+        assert scored["agent"] == agent
+
+
+def test_a_path_that_is_not_an_agent_is_one_clear_error(clade_home: CladeHome, tmp_path: Path) -> None:
+    import tarfile
+
+    assert_user_error(clade("eval", "--tasks", "calc__floor-division", "--agent", str(tmp_path)), "holds no agent/")
+    hostile = tmp_path / "hostile.tar.gz"
+    with tarfile.open(hostile, "w:gz") as tar:
+        link = tarfile.TarInfo("agent/passwd")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    assert_user_error(clade("eval", "--tasks", "calc__floor-division", "--agent", str(hostile)),
+                      "cannot be unpacked safely")
