@@ -44,6 +44,7 @@ from sandbox.errors import (
     SandboxError,
     SandboxFileNotFound,
     SparseFile,
+    TransferFailed,
     TransferTooLarge,
     UnsafePath,
 )
@@ -360,8 +361,13 @@ def _write_member(archive: tarfile.TarFile, info: tarfile.TarInfo, base: Path, r
         try:
             st = os.lstat(current)
         except FileNotFoundError:
-            os.mkdir(current, 0o755)
+            try:
+                os.mkdir(current, 0o755)
+            except OSError as exc:  # a name or a path too long for the host, ...
+                return f"cannot create it on the host ({exc.strerror})"
             continue
+        except OSError as exc:
+            return f"cannot create it on the host ({exc.strerror})"
         if not stat.S_ISDIR(st.st_mode):
             return "a parent on the host is not a real directory"
     if info.isdir():
@@ -378,8 +384,12 @@ def _write_member(archive: tarfile.TarFile, info: tarfile.TarInfo, base: Path, r
         fd = os.open(target, flags, mode)
     except OSError as exc:
         return f"cannot create it on the host ({exc.strerror})"
-    with os.fdopen(fd, "wb") as handle:
-        if source is not None:
-            while chunk := source.read(1024 * 1024):
-                handle.write(chunk)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            if source is not None:
+                while chunk := source.read(1024 * 1024):
+                    handle.write(chunk)
+    except OSError as exc:  # the host's disk is full, ...: the whole copy fails, with the reason
+        raise TransferFailed(f"copying {relative} out of the sandbox failed on the host ({exc.strerror}): "
+                             "free space where the copy goes, then try again") from None
     return None

@@ -195,3 +195,17 @@ def test_an_unreadable_file_says_so(sandbox: DockerSandbox) -> None:
     sandbox.exec("echo x > secret && chmod 000 secret", timeout=30)
     with pytest.raises(SandboxError, match="not readable by the sandbox user"):
         sandbox.read_file("secret")
+
+
+def test_a_tree_too_deep_for_the_host_is_skipped_with_the_reason(sandbox: DockerSandbox, tmp_path: Path) -> None:
+    """Copying out a folder nested deeper than the host's path limit: the files that
+    fit come back, the rest are listed with why, and no raw OSError escapes."""
+    level = "d" + "0123456789" * 4
+    made = sandbox.exec(["python3", "-c", "import os\nos.makedirs('/workspace/deep')\nos.chdir('/workspace/deep')\n"
+                         "open('top.txt', 'w').write('top')\n"
+                         f"for _ in range(120):\n    os.mkdir({level!r}); os.chdir({level!r})\n"
+                         "open('f', 'w').write('x')\n"], timeout=120)
+    assert made.ok, made.output
+    report = sandbox.copy_out("/workspace/deep", tmp_path / "out")
+    assert "top.txt" in report.files
+    assert any("cannot create it on the host" in why for _, why in report.skipped), report.skipped[:3]
