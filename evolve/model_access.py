@@ -37,7 +37,7 @@ class GatewayIssuer:
     def grant(self, role: str, model: str, *, node_id: int | None, evaluation_id: int | None = None) -> ModelAccess:
         """Access to `model` for one unit of work in `role` (solve, self_improve, diagnosis)."""
         token = self.gateway.issue_token(run_id=self.run_id, node_id=node_id, evaluation_id=evaluation_id,
-                                         purpose=role)
+                                         purpose=role, model=model)  # the token buys this one model
         return ModelAccess(self.socket_path, model, token)
 
     def revoke(self, access: ModelAccess) -> None:

@@ -10,7 +10,9 @@ caller whatever went wrong (`GatewayError`, in OpenAI's error shape).
 Only the OpenAI chat parameters are handed to litellm as arguments; any
 other key of the request goes to the backend untouched in `extra_body`.
 An agent can therefore never steer litellm itself (`api_base`, `api_key`,
-callbacks...) from inside a sandbox.
+callbacks...) from inside a sandbox. What the caller sees of a failure names
+the backend by its gateway name only: URLs, hosts and keys are scrubbed
+from every message (`scrub`), the full story goes to the gateway's log.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ import json
 import logging
 import os
 import random
+import re
+import urllib.parse
 import warnings
 from dataclasses import dataclass, field
 from typing import Any
@@ -49,8 +53,10 @@ OPENAI_CHAT_PARAMS = frozenset(
     }
 )  # fmt: skip
 GATEWAY_KEYS = frozenset({"model", "stream", "stream_options"})
-# Fixed overhead added to a prompt's byte count (chat template, tool schema framing).
+# Fixed overhead added to a prompt's byte count (chat template framing), and
+# what a chat template adds once when it renders tools (its tool-use preamble).
 PROMPT_OVERHEAD_TOKENS = 64
+TOOLS_OVERHEAD_TOKENS = 512
 
 
 @dataclass
@@ -62,12 +68,13 @@ class GatewayError(Exception):
     type: str = "server_error"
     code: str | None = None
     headers: dict[str, str] = field(default_factory=dict)
+    param: str | None = None
 
     def __str__(self) -> str:
         return f"HTTP {self.status} {self.code or self.type}: {self.message}"
 
     def body(self) -> dict[str, Any]:
-        return {"error": {"message": self.message, "type": self.type, "code": self.code, "param": None}}
+        return {"error": {"message": self.message, "type": self.type, "code": self.code, "param": self.param}}
 
 
 @dataclass(frozen=True)
@@ -81,18 +88,39 @@ class Completion:
     attempts: int
 
 
-def prompt_upper_bound(body: dict[str, Any]) -> int:
-    """An upper bound of the prompt's tokens without a tokenizer: every
-    byte-level BPE token covers at least one byte, and the JSON of the
-    messages and tools has more bytes than the text the model sees."""
-    payload = json.dumps([body.get("messages"), body.get("tools")], ensure_ascii=False)
-    return len(payload.encode()) + PROMPT_OVERHEAD_TOKENS
+def forwarded_bytes(body: dict[str, Any]) -> int:
+    """UTF-8 bytes of everything the gateway forwards of a request (every
+    key but the gateway's own: messages, tools, functions, any extra)."""
+    forwarded = {k: v for k, v in body.items() if k not in GATEWAY_KEYS}
+    try:
+        return len(json.dumps(forwarded, ensure_ascii=False).encode("utf-8"))
+    except UnicodeEncodeError:
+        raise GatewayError(
+            400, "the request holds a lone UTF-16 surrogate (a \\ud800-\\udfff escape without its pair): "
+            "send valid Unicode text", "invalid_request_error", "invalid_body",
+        ) from None  # fmt: skip
+
+
+def prompt_upper_bound(body: dict[str, Any], size: int | None = None) -> int:
+    """An upper bound of the prompt's tokens without a tokenizer: a token
+    (byte-level BPE, or SentencePiece with byte fallback) covers at least
+    one byte, and the JSON of everything forwarded has more bytes than the
+    text the model sees of it; plus the chat template's framing, and its
+    tool-use preamble when the request has tools or functions."""
+    if size is None:
+        size = forwarded_bytes(body)
+    tools = bool(body.get("tools")) or bool(body.get("functions"))
+    return size + PROMPT_OVERHEAD_TOKENS + (TOOLS_OVERHEAD_TOKENS if tools else 0)
 
 
 def completion_upper_bound(body: dict[str, Any], reserve: int) -> int:
-    limit = body.get("max_completion_tokens") or body.get("max_tokens") or reserve
-    choices = body.get("n") or 1
-    return int(limit) * max(int(choices), 1)
+    """max_tokens (the larger of it and max_completion_tokens) x the number of
+    completions (n, best_of); `reserve` for a request that sets neither.
+    Reads a request that llm.validate has checked."""
+    limits = [body[k] for k in ("max_tokens", "max_completion_tokens") if isinstance(body.get(k), int)]
+    limit = max(limits) if limits else reserve
+    choices = max(body.get("n") or 1, body.get("best_of") or 1)
+    return max(int(limit), 1) * max(int(choices), 1)
 
 
 class Backend:
@@ -116,8 +144,10 @@ class Backend:
     def cost(self, prompt_tokens: int, completion_tokens: int) -> float:
         return prompt_tokens * self.input_price + completion_tokens * self.output_price
 
-    def worst_case(self, body: dict[str, Any], completion_reserve: int) -> Usage:
-        prompt = prompt_upper_bound(body)
+    def worst_case(self, body: dict[str, Any], completion_reserve: int, size: int | None = None) -> Usage:
+        """The most a checked request can spend: 1 call, its tokens, their price.
+        `size`: forwarded_bytes(body), if already known."""
+        prompt = prompt_upper_bound(body, size)
         completion = completion_upper_bound(body, completion_reserve)
         return Usage(calls=1, tokens=prompt + completion, usd=self.cost(prompt, completion))
 
@@ -160,6 +190,9 @@ class Backend:
                 if not retryable or attempt > cfg.max_retries:
                     if attempt > 1:
                         error.message += f" (after {attempt} attempts)"
+                    if not isinstance(exc, GatewayError):  # the operator's view: where, and litellm's own words
+                        log.warning("backend %s (%s at %s) failed: %s: %s", cfg.name, cfg.model, cfg.api_base,
+                                    type(exc).__name__, _mask_key(str(exc), cfg)[:2000])  # fmt: skip
                     raise error from None
                 delay = _backoff(cfg, attempt, exc)
                 log.warning("backend %s: %s; retry %d in %.2fs", cfg.name, error, attempt, delay)
@@ -172,8 +205,8 @@ class Backend:
                 502, f"backend {self.config.name!r} answered a chat completion with no choices", code="backend_error"
             )
         usage = body.get("usage") or {}
-        prompt = int(usage.get("prompt_tokens") or 0)
-        completion = int(usage.get("completion_tokens") or 0)
+        prompt = max(int(usage.get("prompt_tokens") or 0), 0)
+        completion = max(int(usage.get("completion_tokens") or 0), 0)
         return Completion(body, prompt, completion, self.cost(prompt, completion), attempts)
 
 
@@ -250,17 +283,42 @@ def backend_message(exc: Exception) -> str:
     return text.strip()[:1000]
 
 
+_URL = re.compile(r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s'\"<>]+")
+_IP = re.compile(r"\b\d{1,3}(?:\.\d{1,3}){3}(?::\d{1,5})?\b|\[[0-9A-Fa-f:]*:[0-9A-Fa-f:]*\](?::\d{1,5})?")
+_HOST_PORT = re.compile(r"\b(?:localhost|[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+):\d{1,5}\b")
+HIDDEN = "[backend]"
+
+
+def _mask_key(text: str, cfg: BackendConfig) -> str:
+    key = cfg.api_key()
+    return text.replace(key, "[the gateway's key]") if key else text
+
+
+def scrub(text: str, cfg: BackendConfig) -> str:
+    """`text` without the backend's URL, host, port or key (litellm's messages
+    quote them: "Cannot connect to host 127.0.0.1:8000", "... api_base=..."):
+    what a sandbox may read of a backend failure."""
+    text = _mask_key(text, cfg)
+    if cfg.api_base:
+        parsed = urllib.parse.urlsplit(cfg.api_base)
+        for part in sorted({cfg.api_base, cfg.api_base.rstrip("/"), parsed.netloc, parsed.hostname or ""},
+                           key=len, reverse=True):  # fmt: skip
+            if len(part) >= 3:
+                text = text.replace(part, HIDDEN)
+    text = _URL.sub(HIDDEN, text)
+    text = _IP.sub(HIDDEN, text)
+    return _HOST_PORT.sub(HIDDEN, text)
+
+
 def classify(exc: Exception, cfg: BackendConfig) -> tuple[bool, GatewayError]:
     """(retry it?, the error for the caller). Order matters: litellm's
     classes inherit from each other (a timeout is a connection error, a
-    context-window error is a bad request)."""
+    context-window error is a bad request). The caller's message names the
+    backend by its gateway name only, never its URL, host or key."""
     if isinstance(exc, GatewayError):  # an answer we could not use (no choices): retry it
         return True, exc
-    where = f"backend {cfg.name!r} ({cfg.model}{' at ' + cfg.api_base if cfg.api_base else ''})"
-    message = backend_message(exc)
-    key = cfg.api_key()
-    if key:  # a provider may quote the key it refused: it must not reach a sandbox
-        message = message.replace(key, "[the gateway's key]")
+    where = f"backend {cfg.name!r}"
+    message = scrub(backend_message(exc), cfg)
     status = getattr(exc, "status_code", None)
     if isinstance(exc, litellm.ContextWindowExceededError):
         return False, GatewayError(

@@ -46,7 +46,7 @@ def chat_once(
     messages = ([{"role": "system", "content": system}] if system else []) + [{"role": "user", "content": prompt}]
     try:
         with gateway:
-            token = gateway.issue_token(purpose="chat")
+            token = gateway.issue_token(purpose="chat", model="chat")
             started = time.perf_counter()
             with http_client(gateway.base_url, timeout=backend.timeout_s * (backend.max_retries + 1) + 30,
                              headers={"Authorization": f"Bearer {token}"}) as client:  # fmt: skip

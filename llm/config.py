@@ -84,8 +84,45 @@ class GatewayConfig(BaseModel):
     completion_reserve_tokens: int = Field(
         default=1024,
         ge=1,
-        description="completion tokens reserved against a token budget for a request that sets no max_tokens",
+        description="completion tokens reserved against a token budget for a request that sets no max_tokens "
+        "(and forwarded as its max_tokens while a token or USD budget applies)",
     )
+
+    # -- what a request may be (everything from a sandbox is hostile; see "Hostile requests" in README.md)
+    max_body_bytes: int = Field(
+        default=8 * 1024 * 1024, ge=1024, description="largest request body; larger: HTTP 413, read no further"
+    )
+    max_header_bytes: int = Field(
+        default=64 * 1024, ge=1024, description="request line plus headers; larger: HTTP 431 and the connection closed"
+    )
+    max_json_depth: int = Field(default=64, ge=4, le=512, description="deepest nesting of arrays/objects in a body")
+    max_completion_tokens: int = Field(
+        default=131_072, ge=1, description="ceiling of a request's max_tokens / max_completion_tokens"
+    )
+    max_choices: int = Field(default=4, ge=1, description="largest n (and vLLM's best_of) a request may ask for")
+
+    # -- connections (a sandbox may open as many as it likes; the gateway must stay up for everyone else)
+    max_connections: int = Field(
+        default=512, ge=1, description="open connections on the Unix socket, all sandboxes together"
+    )
+    max_connections_per_peer: int = Field(
+        default=64, ge=1, description="open connections on the Unix socket per connecting process (SO_PEERCRED pid)"
+    )
+    max_tcp_connections: int = Field(default=256, ge=1, description="open connections on the loopback TCP port")
+    listen_backlog: int = Field(
+        default=4096, ge=16, le=65535,
+        description="connections the kernel queues before the gateway accepts them (capped by net.core.somaxconn); "
+        "a burst beyond it gets EAGAIN at connect",
+    )  # fmt: skip
+    request_timeout_s: float = Field(
+        default=15.0, gt=0, description="time for a request (line, headers and body) to arrive in full"
+    )
+    keep_alive_s: float = Field(default=15.0, gt=0, description="how long an idle keep-alive connection stays open")
+    max_requests_per_token: int = Field(
+        default=16, ge=1,
+        description="requests of one token in the gateway at once; more: HTTP 429 (an agent needs 1; "
+        "bench/gateway_overhead.py runs 16 callers on one token)",
+    )  # fmt: skip
 
     @field_validator("tcp_host")
     @classmethod
