@@ -434,17 +434,7 @@ class DockerSandbox(Sandbox):
                 spared = sorted(m for m, u in self._inflight.items() if u == user)
             patterns = [arg for m in spared for arg in ("-e", f"^{MARKER_ENV}={m}$")]
             try:
-                outcome = stream.run_exec(
-                    self._api,
-                    self.id,
-                    ["/bin/sh", "-c", _KILL_LEFTOVERS_SCRIPT, "sh", *patterns],
-                    user=user,
-                    workdir="/",
-                    env={},
-                    deadline=time.monotonic() + _KILLER_TIMEOUT_S,
-                    on_stdout=lambda _: None,
-                    on_stderr=lambda _: None,
-                )
+                outcome = self._run_killer(["/bin/sh", "-c", _KILL_LEFTOVERS_SCRIPT, "sh", *patterns], user)
             except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
                 log.warning("could not kill the processes a command left in %s: %s", self.id[:12], exc)
                 return
@@ -457,19 +447,15 @@ class DockerSandbox(Sandbox):
         if self._closed or self._deadline <= time.monotonic():
             return
         try:
-            stream.run_exec(
-                self._api,
-                self.id,
-                ["/bin/sh", "-c", _KILL_SCRIPT, "sh", MARKER_ENV, marker],
-                user=user,
-                workdir="/",
-                env={},
-                deadline=time.monotonic() + _KILLER_TIMEOUT_S,
-                on_stdout=lambda _: None,
-                on_stderr=lambda _: None,
-            )
+            self._run_killer(["/bin/sh", "-c", _KILL_SCRIPT, "sh", MARKER_ENV, marker], user)
         except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
             log.warning("could not kill the leftovers of a timed-out command in %s: %s", self.id[:12], exc)
+
+    def _run_killer(self, argv: list[str], user: str):  # noqa: ANN202 - stream's outcome
+        """A short clean-up command as ``user``, its output discarded, bounded in time."""
+        return stream.run_exec(self._api, self.id, argv, user=user, workdir="/", env={},
+                               deadline=time.monotonic() + _KILLER_TIMEOUT_S,
+                               on_stdout=lambda _: None, on_stderr=lambda _: None)
 
     # ----------------------------------------------------------------- files
 
