@@ -10,6 +10,7 @@ for `make demo` and tests (`start_background_server`).
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 import re
@@ -79,6 +80,9 @@ def serve(settings: ServerSettings, *, on_ready=None, log_level: str = "info") -
     if on_ready is not None:
         on_ready(app)
     logging.getLogger("uvicorn.access").addFilter(RedactSecrets())
+    # Everything imported so far lives as long as the server: out of the collector's sight,
+    # so neither a request nor the interpreter's last collection at Ctrl-C walks it (seconds).
+    gc.freeze()
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=log_level,
                 timeout_graceful_shutdown=3, proxy_headers=False, server_header=False)
 
