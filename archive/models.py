@@ -99,6 +99,11 @@ class Run(Base):
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
     started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The lease of the one process driving the run (archive.lease): who, and until when.
+    driver_owner: Mapped[str | None] = mapped_column(String(200))
+    driver_expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # The search's random generators after its last persisted decision (evolve.engine).
+    search_state: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class Node(Base):
