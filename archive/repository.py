@@ -113,7 +113,10 @@ class ArchiveRepository:
         status: NodeStatus = NodeStatus.PROPOSED,
         entry_task: str | None = None,
         proposal: dict[str, Any] | None = None,
+        search_state: dict[str, Any] | None = None,
     ) -> Node:
+        """A new node; `search_state` (the search's random state after deciding to grow
+        it) is saved in the same transaction, so a resumed run draws on from there."""
         with self.db.session() as s:
             _get(s, Run, run_id, _RUN_HINT)
             if parent_id is not None:
@@ -129,7 +132,8 @@ class ArchiveRepository:
                 proposal=proposal,
             )
             s.add(node)
-            s.execute(update(Run).where(Run.id == run_id).values(nodes_count=Run.nodes_count + 1))
+            s.execute(update(Run).where(Run.id == run_id).values(nodes_count=Run.nodes_count + 1,
+                                                                  **_search_state(search_state)))
             s.flush()
             return node
 
@@ -215,14 +219,17 @@ class ArchiveRepository:
         return counts
 
     # -- evaluations --------------------------------------------------------
-    def start_evaluation(self, node_id: int, task_id: str, attempt: int = 0) -> Evaluation:
-        """Record that an evaluation begins (outcome NULL until it finishes)."""
+    def start_evaluation(self, node_id: int, task_id: str, attempt: int = 0, *,
+                         search_state: dict[str, Any] | None = None) -> Evaluation:
+        """Record that an evaluation begins (outcome NULL until it finishes); `search_state`
+        as for `add_node`."""
         with self.db.session() as s:
             node = _get(s, Node, node_id, _NODE_HINT)
             evaluation = Evaluation(run_id=node.run_id, node_id=node_id, task_id=task_id, attempt=attempt)
             s.add(evaluation)
             s.execute(
-                update(Run).where(Run.id == node.run_id).values(evaluations_count=Run.evaluations_count + 1)
+                update(Run).where(Run.id == node.run_id).values(evaluations_count=Run.evaluations_count + 1,
+                                                                **_search_state(search_state))
             )
             s.flush()
             return evaluation
@@ -346,3 +353,8 @@ class ArchiveRepository:
                     .limit(limit)
                 )
             )
+
+
+def _search_state(state: dict[str, Any] | None) -> dict[str, Any]:
+    """The run columns a decision writes beside its row (none when it has no random state)."""
+    return {} if state is None else {"search_state": state}

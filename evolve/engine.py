@@ -36,19 +36,19 @@ from evaluator.contract import ModelAccess
 from evaluator.scoring import record_finished
 from evaluator.task_run import EvalOptions
 from evaluator.task import Task
-from evolve import confirmation
+from evolve import confirmation, journal
 from evolve.config import RunConfig
 from evolve.diagnosis import EntryMaterial
 from evolve.entry import Entry
 from evolve.evaluation import run_evaluation
 from evolve.executor import Executor, make_executor
 from evolve.expansion import run_expansion
-from evolve.final import Belief, best_belief, rank
-from evolve.grades import resolved, tree_state
+from evolve.final import Belief, Beliefs, best_belief, rank
+from evolve.grades import node_kind, resolved, tree_state
 from evolve.lesson import parent_entry
 from evolve.policies import Budget, Evaluate, Expand, make_policy
 from evolve.run_gateway import RunGateway
-from evolve.state import TreeState
+from evolve.state import Kind, TreeState
 from evolve.units import EvaluateResult, EvaluateUnit, ExpandResult, ExpandUnit, pack_code
 from llm.gateway import Gateway
 from sandbox.client import get_client
@@ -110,20 +110,27 @@ class RunEngine:
         self.on_progress = on_progress
         self.logs = archive.home.logs_dir(run_id)
         self.in_flight: dict[Future, Dispatched] = {}
-        self.rng = np.random.default_rng(config.seed + self.repo.get_run(run_id).last_event_seq)
-        self.entry_rng = random.Random(config.seed + self.repo.get_run(run_id).nodes_count)
+        self.rng = _policy_rng(config.seed, self.repo.get_run(run_id).search_state)
         self.state = self._load_state()
+        self.beliefs = Beliefs(self.state, config.final.quantile, config.final.min_evaluations)
 
     # -- set-up ---------------------------------------------------------------
     def _load_state(self) -> TreeState:
-        nodes = [(n.id, n.parent_id, n.status == NodeStatus.VALID) for n in self.repo.list_nodes(self.run_id)]
-        return tree_state(list(self.tasks), nodes, self.repo.run_evaluations(self.run_id))
+        nodes = [(n.id, n.parent_id, node_kind(n)) for n in self.repo.list_nodes(self.run_id)]
+        return tree_state(list(self.tasks), nodes, self.repo.run_evaluations(self.run_id),
+                          pooled_failures=self.policy.pooled_failures())
+
+    def _rng_state(self) -> dict[str, Any]:
+        """The policy's generator as it is now, saved with the row each decision writes."""
+        state = self.rng.bit_generator.state
+        return {"policy_rng": {**state, "state": {k: str(v) for k, v in state["state"].items()}}}
 
     # -- the loop ---------------------------------------------------------------
     def run(self) -> RunStatus:
         resumed = self.repo.get_run(self.run_id).started_at is not None  # a driver had it before this one
         self.repo.mark_running(self.run_id)
-        self._event("run_resumed" if resumed else "run_started")
+        self._event("run_resumed" if resumed else "run_started",
+                    {"policy": self.policy.name, "conventions": self.policy.conventions()})
         started = time.monotonic()
         try:
             if self.executor.runs_here:  # remote workers reap their own machines
@@ -161,10 +168,14 @@ class RunEngine:
         except Exception:  # noqa: BLE001 - the archive itself may be what failed
             log.exception("could not record that run %s was interrupted (%s)", self.run_id, error)
 
+    def _charged(self, evaluations_count: int) -> int:
+        """The evaluations the budget counts: the root's stay outside it where the policy says so."""
+        return evaluations_count - (0 if self.policy.charges_root else int(self.state.n_tried[0]))
+
     def _budget_spent(self, started: float) -> bool:
         budget = self.config.budget
         run = self.repo.get_run(self.run_id)
-        if run.evaluations_count >= budget.task_evaluations:
+        if self._charged(run.evaluations_count) >= budget.task_evaluations:
             return True
         if budget.wall_seconds is not None and time.monotonic() - started >= budget.wall_seconds:
             return True
@@ -174,7 +185,8 @@ class RunEngine:
 
     def _fill_slots(self) -> None:
         # One read of the count: only this driver starts evaluations, so it counts the rest itself.
-        budget = Budget(self.config.budget.task_evaluations, self.repo.get_run(self.run_id).evaluations_count)
+        budget = Budget(self.config.budget.task_evaluations,
+                        self._charged(self.repo.get_run(self.run_id).evaluations_count), self.config.workers)
         while len(self.in_flight) < self.config.workers and budget.spent < budget.total:
             action = self.policy.next_action(self.state, self.rng, budget)
             if isinstance(action, Expand) and not self._may_expand():
@@ -182,29 +194,44 @@ class RunEngine:
             if action is None:
                 return
             if isinstance(action, Expand):
-                node = self.repo.add_node(self.run_id, action.parent_id, status=NodeStatus.BUILDING)
-                self.state.add_node(node.id, action.parent_id, valid=False)
+                node = self.repo.add_node(self.run_id, action.parent_id, status=NodeStatus.BUILDING,
+                                          search_state=self._rng_state())
+                self.state.add_node(node.id, action.parent_id, kind=Kind.BUILDING)
                 self._dispatch_expansion(node)
             elif isinstance(action, Evaluate):
-                evaluation = self.repo.start_evaluation(action.node_id, action.task_id)
+                evaluation = self.repo.start_evaluation(action.node_id, action.task_id,
+                                                        search_state=self._rng_state())
+                charged = self.policy.charges_root or self.state.index[action.node_id] != 0
                 self.state.start(action.node_id, action.task_id)
                 self._dispatch_evaluation(evaluation)
-                budget.spent += 1
+                budget.spent += int(charged)
 
     def _may_expand(self) -> bool:
         limit = self.config.budget.expansions
         return limit is None or self.state.size - 1 < limit
 
     def _redo_pending(self) -> None:
-        """Work a killed process left under way runs again, on the same rows."""
+        """Work a killed process left under way: recorded from its journal when it had
+        finished (nothing paid for twice), else run again on the same rows."""
         nodes, evaluations = self.repo.pending_work(self.run_id)
         for node in nodes:
+            finished = journal.read_expansion(self.logs / f"node-{node.id}")
+            if finished is not None:
+                self._event("expansion_recovered", {"node_id": node.id})
+                self._record_expansion(node.id, finished, None)
+                continue
             self._event("expansion_resumed", {"node_id": node.id})
             self._dispatch_expansion(node)
         for evaluation in evaluations:
-            if evaluation.task_id in self.all_tasks:
-                self._event("evaluation_resumed", {"evaluation_id": evaluation.id})
-                self._dispatch_evaluation(evaluation)
+            if evaluation.task_id not in self.all_tasks:
+                continue
+            done = journal.read_evaluation(self.logs / f"evaluation-{evaluation.id}")
+            if done is not None:
+                self._event("evaluation_recovered", {"evaluation_id": evaluation.id})
+                self._record_evaluation(evaluation.id, done, None)
+                continue
+            self._event("evaluation_resumed", {"evaluation_id": evaluation.id})
+            self._dispatch_evaluation(evaluation)
 
     # -- dispatch ---------------------------------------------------------------
     def _dispatch_expansion(self, node: Node) -> None:
@@ -248,7 +275,7 @@ class RunEngine:
 
     def _entry(self, node: Node) -> tuple[Entry, EntryMaterial]:
         """The parent's failure this expansion learns from (kept on resume)."""
-        return parent_entry(self.repo, node, self.tasks, self.entry_rng)
+        return parent_entry(self.repo, node, self.tasks, random.Random(f"{self.config.seed}:{node.id}"))
 
     # -- recording ---------------------------------------------------------------
     def _record(self, future: Future) -> None:
@@ -265,16 +292,21 @@ class RunEngine:
     def _record_expansion(self, node_id: int, result: ExpandResult | None, error: BaseException | None) -> None:
         if result is None:
             result = ExpandResult(node_id, False, "worker", f"the expansion crashed: {type(error).__name__}: {error}")
+        journal.write(self._write_logs(f"node-{node_id}", result.logs), result)  # before anything is recorded
+        patched = False
         if result.patch:
             try:
                 self.archive.attach_patch(node_id, result.patch, self.config.code)
+                patched = True
             except PatchDoesNotApply as exc:
                 result.ok, result.stage, result.reason = False, "patch", str(exc)
-        self._write_logs(f"node-{node_id}", result.logs)
         status = NodeStatus.VALID if result.ok else NodeStatus.INVALID
         self.repo.update_node(node_id, status=status, proposal=result.proposal,
                               failure_reason=None if result.ok else f"{result.stage}: {result.reason}")
-        self.state.set_valid(node_id, result.ok)
+        kind = Kind.VALID if result.ok else Kind.BROKEN if patched else Kind.FAILED
+        self.state.finish_node(node_id, kind)
+        if kind == Kind.BROKEN and self.policy.pooled_failures():
+            self.state.pool_failures(node_id, self.policy.pooled_failures())
         self._event("expansion_finished", {"node_id": node_id, "status": status.value, "stage": result.stage,
                                            "reason": result.reason, "seconds": round(result.duration_s, 1)})
 
@@ -284,11 +316,13 @@ class RunEngine:
             result = EvaluateResult(evaluation_id, Outcome.ERROR,
                                     f"the evaluation crashed: {type(error).__name__}: {error}")
         folder = self._write_logs(f"evaluation-{evaluation_id}", result.logs)
+        journal.write(folder, result)  # before anything is recorded
         self.gateway.flush()
         record_finished(self.repo, evaluation_id, result.outcome, duration_s=result.duration_s, reason=result.reason,
                         log_path=str(folder), details=result.details)
         if evaluation.task_id in self.tasks:
             self.state.record(evaluation.node_id, evaluation.task_id, bool(resolved(result.outcome)))
+            self.beliefs.update(evaluation.node_id)
         self._event("evaluation_finished", {"evaluation_id": evaluation_id, "node_id": evaluation.node_id,
                                             "task_id": evaluation.task_id, "outcome": result.outcome.value})
 
@@ -360,7 +394,7 @@ class RunEngine:
         if self.on_progress is None:
             return
         n = self.state.size
-        best = best_belief(self.state, self.config.final.quantile, self.config.final.min_evaluations)
+        best = self.beliefs.best()
         running = [f"{d.kind} {d.row_id}" for d in self.in_flight.values()]
         self.on_progress(Progress(
             nodes=n, valid=int(self.state.valid[:n].sum()), evaluations_finished=self.state.finished_evaluations,
@@ -369,3 +403,11 @@ class RunEngine:
             best_score=f"{best.resolved}/{best.total}" if best else "-",
         ))
 
+
+def _policy_rng(seed: int, saved: dict[str, Any] | None) -> np.random.Generator:
+    """The policy's generator: as the last persisted decision left it, or fresh from the seed."""
+    rng = np.random.default_rng(seed)
+    if saved and "policy_rng" in saved:
+        state = saved["policy_rng"]
+        rng.bit_generator.state = {**state, "state": {k: int(v) for k, v in state["state"].items()}}
+    return rng

@@ -20,9 +20,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from archive.models import Evaluation, Outcome
+from archive.models import Evaluation, Node, NodeStatus, Outcome
 from evolve.entry import TaskRecord
-from evolve.state import TreeState
+from evolve.state import Kind, NodeRow, TreeState
 
 MAX_EVIDENCE_CHARS = 4000
 MAX_SET_ASIDE = 200
@@ -87,13 +87,23 @@ def task_record(evaluation: Evaluation) -> TaskRecord:
                       tampered=is_tampered(evaluation.outcome))
 
 
-def tree_state(tasks: Sequence[str], nodes: Iterable[tuple[int, int | None, bool]],
-               evaluations: Iterable[Evaluation]) -> TreeState:
+def node_kind(node: Node) -> Kind:
+    """What a node row is to the search: a child with a patch that failed validation
+    still has its code (HGM evaluates such a child); one without a commit left none."""
+    if node.status == NodeStatus.VALID:
+        return Kind.VALID
+    if node.status in (NodeStatus.PROPOSED, NodeStatus.BUILDING):
+        return Kind.BUILDING
+    return Kind.BROKEN if node.commit is not None and node.parent_id is not None else Kind.FAILED
+
+
+def tree_state(tasks: Sequence[str], nodes: Iterable[NodeRow], evaluations: Iterable[Evaluation], *,
+               pooled_failures: int = 0) -> TreeState:
     """The search's counts rebuilt from archive rows (evaluations of other
     tasks, e.g. held-out ones, are left out: the search never sees them)."""
     known = set(tasks)
     rows = [(e.node_id, e.task_id, resolved(e.outcome)) for e in evaluations if e.task_id in known]
-    return TreeState.from_rows(list(tasks), nodes, rows)
+    return TreeState.from_rows(list(tasks), nodes, rows, pooled_failures=pooled_failures)
 
 
 def success_counts(outcomes: Iterable[Outcome | str | None]) -> tuple[int, int]:

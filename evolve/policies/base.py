@@ -34,10 +34,17 @@ Action = Expand | Evaluate | None
 
 @dataclass
 class Budget:
-    """How much of the task-evaluation budget is spent (for cool-downs)."""
+    """What the run has to spend: task evaluations (total, and spent as the policy's
+    conventions count them: for cool-downs) and workers (HGM's initial expansions)."""
 
     total: int
     spent: int = 0
+    workers: int = 1
+
+
+def check_choice(parameter: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise ValueError(f"{parameter} must be one of {', '.join(choices)}, not {value!r}")
 
 
 class Policy(ABC):
@@ -45,6 +52,20 @@ class Policy(ABC):
 
     @abstractmethod
     def next_action(self, state: TreeState, rng: np.random.Generator, budget: Budget) -> Action: ...
+
+    # Conventions the engine follows for the policy (the paper presets differ from Clade's own).
+    @property
+    def charges_root(self) -> bool:
+        """Whether the root's evaluations count against the budget."""
+        return True
+
+    def pooled_failures(self) -> int:
+        """Failed evaluations a broken child (a patch that failed validation) counts as, unrun."""
+        return 0
+
+    def conventions(self) -> dict[str, object]:
+        """The conventions a run used, for its status, its page and its export's manifest."""
+        return {}
 
     def evaluate_only(self, state: TreeState, rng: np.random.Generator, budget: Budget) -> Action:
         """The action when no more expansions are allowed (`budget.expansions` spent):

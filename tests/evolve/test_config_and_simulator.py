@@ -31,7 +31,7 @@ def test_yaml_then_overrides(tmp_path: Path) -> None:
     [
         ("budget: {task_evaluations: -3}\n", [], "budget.task_evaluations: Input should be greater than 0"),
         ("wrokers: 2\n", [], "wrokers: Extra inputs are not permitted"),
-        ("policy: {name: hgm, params: {alpah: 1}}\n", [], "parameters of hgm: alpha, initial_expansions"),
+        ("policy: {name: hgm, params: {alpah: 1}}\n", [], "parameters of hgm: alpha, cooldown, cooldown_beta, invalid_children"),
         ("policy: {name: best}\n", [], "policy.name: Input should be 'hgm', 'dgm'"),
         ("- a list\n", [], "must hold a mapping"),
         ("budget: [\n", [], "is not valid YAML"),

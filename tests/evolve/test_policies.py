@@ -73,8 +73,9 @@ def test_hgm_evaluates_then_expands_the_root_then_follows_the_alpha_rule() -> No
 
 def test_hgm_expands_by_clade_not_by_own_score() -> None:
     """Node 2 failed its own tasks but its child solves everything; node 3 is
-    mediocre and childless. CMP picks node 2's clade far more often."""
-    hgm = make_policy("hgm", alpha=1.0, initial_expansions=0)
+    mediocre and childless. CMP picks node 2's clade far more often (Clade's
+    `expand_from: clade_success`: HGM's own code never expands node 2)."""
+    hgm = make_policy("hgm", alpha=1.0, initial_expansions=0, root_evaluations=0, expand_from="clade_success")
     state = build(
         nodes=[(1, None, True), (2, 1, True), (3, 1, True), (4, 2, True)],
         results=[(1, "UUUUUUUUUU"), (2, "UUUU"), (3, "RRUUUU"), (4, "RRRRRRRRRRRRRRRRRRRR")],
@@ -82,10 +83,13 @@ def test_hgm_expands_by_clade_not_by_own_score() -> None:
     rng = np.random.default_rng(1)
     picks = Counter(hgm.next_action(state, rng, Budget(1000)).parent_id for _ in range(400))
     assert picks[4] + picks[2] > 0.9 * 400 and picks[2] > picks[3]
+    paper = make_policy("hgm", alpha=1.0, initial_expansions=0, root_evaluations=0)
+    picks = Counter(paper.next_action(state, rng, Budget(1000)).parent_id for _ in range(400))
+    assert picks[2] == 0 and picks[1] == 0 and picks[4] > picks[3]  # own mean > 0 only
 
 
 def test_hgm_evaluates_an_untried_task_and_never_repeats_one() -> None:
-    hgm = make_policy("hgm", alpha=0.01, initial_expansions=0)
+    hgm = make_policy("hgm", alpha=0.01, initial_expansions=0, root_evaluations=0)
     state = build(tasks=["a", "b", "c"], nodes=[(1, None, True), (2, 1, False)])
     rng = np.random.default_rng(2)
     seen = []
@@ -105,7 +109,7 @@ def test_hgm_cooldown_sharpens_posteriors() -> None:
 
 
 def test_dgm_stages_then_weights_parents_by_score_and_children() -> None:
-    dgm = make_policy("dgm", stage_sizes=[(2, 0.0), (3, 0.5)])
+    dgm = make_policy("dgm", stage_sizes=[(2, 0.0), (3, 0.5)], children_count="attempts")
     rng = np.random.default_rng(3)
     state = build(tasks=TASKS[:5], nodes=[(1, None, True)])
     assert dgm.next_action(state, rng, Budget(50)) == Evaluate(1, "t0")
@@ -124,6 +128,10 @@ def test_dgm_stages_then_weights_parents_by_score_and_children() -> None:
     picks = Counter(dgm.next_action(state, rng, Budget(50)).parent_id for _ in range(2000))
     # weights ∝ 1/(1+4) and 1/(1+0): node 2 five times as often
     assert 4.0 < picks[2] / picks[1] < 6.3
+    # DGM's own count: archive members only (node 2), not the three invalid attempts
+    paper = make_policy("dgm", stage_sizes=[(2, 0.0), (3, 0.5)])
+    picks = Counter(paper.next_action(state, rng, Budget(50)).parent_id for _ in range(2000))
+    assert 1.6 < picks[2] / picks[1] < 2.5
 
 
 def test_sica_builds_on_the_latest_agent_within_the_best_ones_bound() -> None:

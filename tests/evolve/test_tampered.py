@@ -79,7 +79,7 @@ def test_dgm_staged_evaluation_holds_back_a_node_whose_passes_were_forged(archiv
     evaluate(archive, cheat.id, "RRRTTTTTTT")  # 3/10: below the 40 % that opens stage 2
     evaluate(archive, honest.id, "RRRRUEOUUU")  # 4/10
     state = search_state(archive, run.id)
-    dgm = make_policy("dgm", stage_sizes=[(10, 0.0), (50, 0.4)])
+    dgm = make_policy("dgm", stage_sizes=[(10, 0.0), (50, 0.4)], generation_size=None)
     rng = np.random.default_rng(1)
     owed = []
     while isinstance(action := dgm.next_action(state, rng, Budget(1000)), Evaluate):
