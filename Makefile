@@ -37,7 +37,7 @@ $(STAMP): pyproject.toml $(SYSTEM_STAMP)
 # built offline once and cached by the hash of its recipe.
 images: install
 	$(BIN)/clade sandbox build
-	$(BIN)/python -m evaluator.polyglot_image build --languages cpp,go,rust
+	$(BIN)/python -m evaluator.polyglot_image build --languages cpp,go,java,javascript,rust
 
 # The compiler-bound grading suites run in a second pytest beside the rest,
 # which mostly waits on containers, servers and the model; their report is

@@ -27,12 +27,12 @@ import secrets
 import shlex
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Any
 
 from archive.errors import CladeError
 from evaluator import tests_script, grading, protect, verdict
-from evaluator.languages import clike, cpp, go, python, rust
+from evaluator.languages import registry, rust
 from evaluator.languages.base import Rewrite
 from evaluator.task import Outcome, Task, TestsStatus
 from sandbox.transfer import pack_files
@@ -45,8 +45,8 @@ WORK = "/tmp/clade"
 PATCH_FILE = f"{WORK}/model.patch"
 GIT = "git -c core.fsmonitor=false -c core.hooksPath=/dev/null"
 STEP_TIMEOUT_S = 120.0
-_BUILT = {"go": go, "rust": rust, "cpp": cpp}
-_SUFFIX = {"python": (".py",), "go": (".go",), "rust": (".rs",), "cpp": (".cpp", ".cc", ".cxx")}
+_BUILT = registry.BUILT  # the languages whose tests are built, then run one process each
+_SUFFIX = registry.SUFFIXES
 _LOG_MARKER = re.compile(r"^>>>>>", re.M)
 
 
@@ -139,8 +139,8 @@ def _grade(sb: Any, task: Task, patch: str, repo: str, tests_timeout: float, log
         return Graded(Outcome.UNRESOLVED, graded.reason)
 
     hidden = tests_script.patch_paths(task.test_patch)
-    owned_files = hidden + [str(p) for p in task.metadata.get("task_files", [])]
-    restore, remove = protect.set_aside(changed, added, language=language, hidden=owned_files)
+    task_files = tuple(str(p) for p in task.metadata.get("task_files", []))
+    restore, remove = protect.set_aside(changed, added, language=language, hidden=hidden, task_files=task_files)
     set_aside = sorted(restore + remove)
     log.add("set aside", "\n".join(set_aside) or "(nothing)")
     script = f"cd {q(repo)}"
@@ -288,11 +288,7 @@ def _judge_log(task: Task, report: dict[str, Any], set_aside: list[str], logs: P
 
 
 def _rewrite(language: str, texts: dict[str, str], expected: set[str], rng: random.Random) -> Rewrite:
-    if language == "python":
-        return python.rewrite(texts, expected, rng)
-    if language in _BUILT:
-        return clike.rewrite(_BUILT[language].SHAPE, texts, expected, rng)
-    return Rewrite(files=dict(texts))
+    return registry.rewrite(language, texts, expected, rng)
 
 
 _ENV_LINE = ("cd ", "export ", "source ", ". ", "conda activate", "set ")
@@ -369,10 +365,12 @@ def _build(sb: Any, lang: Any, repo: str, rewrite: Rewrite, timeout: float, log:
     names = {**rewrite.real, **{c: c for c in rewrite.canaries}}
     found = lang.binaries(built.output, BUILD_DIR, rewrite.where if lang is rust else names)
     sources = sorted(set(found.values()))
-    copies = {src: f"{BIN_DIR}/t{i}" for i, src in enumerate(sources)}
+    # a copy keeps its suffix (Jest reads a config by it); 0711: run, not read, unless the runner reads it
+    copies = {src: f"{BIN_DIR}/t{i}{PurePosixPath(src).suffix}" for i, src in enumerate(sources)}
     if sources:
         copy = f"mkdir -p {BIN_DIR} && " + " && ".join(f"cp {q(s)} {q(d)}" for s, d in copies.items())
-        copied = _grader(sb, f"{copy} && chmod 0711 {BIN_DIR}/* && chmod 0755 {BIN_DIR}", log,
+        mode = getattr(lang, "BIN_MODE", "0711")
+        copied = _grader(sb, f"{copy} && chmod {mode} {BIN_DIR}/* && chmod 0755 {BIN_DIR}", log,
                          "copy the test executables")
         if not copied.ok:
             return Graded(Outcome.UNRESOLVED, "the test executables could not be copied: "

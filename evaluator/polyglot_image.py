@@ -8,11 +8,16 @@ it is large: build it once with
 
 It is a `docker build` FROM the sandbox's runtime image that installs
 Debian packages (so, unlike the base image, it needs a Debian mirror
-reachable from Docker's default network), then drops back to the sandbox
-user. The tag carries a hash of the base image and the packages, so a new
-sandbox recipe or language list yields a new image. What each language
-still lacks offline (Gradle's distribution for Java, node_modules for
-JavaScript) is listed in `OFFLINE_GAPS` and in the README.
+reachable from Docker's default network), adds the few files of `FILES`,
+then drops back to the sandbox user. The tag carries a hash of the base
+image, the packages and those files, so a new sandbox recipe, language list
+or file yields a new image.
+
+Nothing is downloaded at grading time: JavaScript runs on Debian's Jest and
+Babel instead of each exercise's `npm install` (the exercises' Babel preset,
+`@exercism/babel-preset-javascript`, is a file here: Babel's `preset-env`
+for the running Node), Java on Debian's JDK, JUnit 5 and AssertJ jars
+instead of the Gradle wrapper's download (see `evaluator.languages`).
 """
 
 from __future__ import annotations
@@ -31,14 +36,26 @@ PACKAGES: dict[str, tuple[str, ...]] = {
     "go": ("golang-go",),
     "rust": ("cargo", "rustc"),
     "cpp": ("cmake",),  # g++ and make come with build-essential in the base image
-    "javascript": ("nodejs", "npm"),
-    "java": ("default-jdk-headless",),
+    # jest ships babel-jest, jest-circus, jest-environment-node; node-babel7 ships @babel/core and preset-env
+    "javascript": ("nodejs", "jest", "node-babel7"),
+    # junit5 ships junit-platform-console-standalone.jar; libandroid-json-org-java, org.json (rest-api's)
+    "java": ("default-jdk-headless", "junit5", "libassertj-core-java", "libandroid-json-org-java"),
 }
-OFFLINE_GAPS = {
-    "java": "the exercises' ./gradlew downloads Gradle on first use: seed ~/.gradle in the image, or run with network",
-    "javascript": "npm test needs each exercise's devDependencies (jest, babel): pre-install them in the image",
+_PRESET = "/usr/share/nodejs/@exercism/babel-preset-javascript"
+# Files put in the image, by language: path -> text.
+FILES: dict[str, dict[str, str]] = {
+    "javascript": {
+        f"{_PRESET}/package.json": '{"name": "@exercism/babel-preset-javascript", "version": "0.2.1", '
+                                   '"main": "index.js", "description": "Clade: preset-env for the running Node"}\n',
+        f"{_PRESET}/index.js": ("module.exports = function () {\n"
+                                "  return {\n"
+                                "    presets: [[require('@babel/preset-env'), { targets: { node: 'current' } }]],\n"
+                                "    plugins: [],\n"
+                                "  };\n"
+                                "};\n"),
+    },
 }
-DEFAULT_LANGUAGES = ("go", "rust", "cpp")
+DEFAULT_LANGUAGES = ("cpp", "go", "java", "javascript", "rust")
 
 
 def _base_image(base: str | None) -> str:
@@ -54,8 +71,16 @@ def packages(languages: tuple[str, ...]) -> list[str]:
     return sorted({pkg for lang in languages for pkg in PACKAGES[lang]})
 
 
+def files(languages: tuple[str, ...]) -> dict[str, str]:
+    return {path: text for lang in sorted(set(languages)) for path, text in FILES.get(lang, {}).items()}
+
+
 def image_tag(languages: tuple[str, ...] = DEFAULT_LANGUAGES, base: str | None = None) -> str:
-    digest = hashlib.sha256(f"{_base_image(base)}\0{','.join(packages(languages))}".encode()).hexdigest()[:12]
+    recipe = f"{_base_image(base)}\0{','.join(packages(languages))}"
+    extra = files(languages)
+    if extra:  # (a language set without files keeps the tag it always had)
+        recipe += "\0" + "\0".join(f"{path}\0{text}" for path, text in sorted(extra.items()))
+    digest = hashlib.sha256(recipe.encode()).hexdigest()[:12]
     return f"{REPOSITORY}:{digest}"
 
 
@@ -68,7 +93,8 @@ def dockerfile(languages: tuple[str, ...], base: str | None = None) -> str:
         "USER root\n"
         "RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "
         f"{install} && rm -rf /var/lib/apt/lists/* /var/cache/apt/archives/*.deb\n"
-        f"USER {recipe.SANDBOX_UID}:{recipe.SANDBOX_UID}\n"
+        + ("COPY files/ /\n" if files(languages) else "")
+        + f"USER {recipe.SANDBOX_UID}:{recipe.SANDBOX_UID}\n"
     )
 
 
@@ -87,10 +113,12 @@ def build(languages: tuple[str, ...] = DEFAULT_LANGUAGES, base: str | None = Non
         raise ImageUnavailable(f"the sandbox image {_base_image(base)} is not built: run `clade sandbox build` first")
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        data = dockerfile(languages, base).encode()
-        info = tarfile.TarInfo("Dockerfile")
-        info.size = len(data)
-        tar.addfile(info, io.BytesIO(data))
+        for name, text in {"Dockerfile": dockerfile(languages, base),
+                           **{f"files{path}": text for path, text in files(languages).items()}}.items():
+            data = text.encode()
+            info = tarfile.TarInfo(name)
+            info.size, info.mode = len(data), 0o644
+            tar.addfile(info, io.BytesIO(data))
     context.seek(0)
     try:
         for chunk in client.api.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,

@@ -32,6 +32,7 @@ from pathlib import Path, PurePosixPath
 
 from evaluator import tests_script, gitrepo
 from evaluator.errors import BadTask, DatasetUnavailable, UnknownTask
+from evaluator.languages import java
 from evaluator.task import SANDBOX_REPO_DIR, Task
 
 log = logging.getLogger(__name__)
@@ -56,10 +57,16 @@ SETUPS: dict[str, LanguageSetup] = {
                             "nothing: python3 and pytest are in Clade's base image"),
     "go": LanguageSetup("go test ./...", "Go (Debian golang-go)"),
     "rust": LanguageSetup("cargo test --offline -- --include-ignored", "Rust (Debian cargo, rustc)"),
-    "javascript": LanguageSetup("npm test", "Node.js and npm (Debian nodejs, npm) and the exercise's node_modules"),
+    # JavaScript and Java: what the exercise's own build runs, with Debian's tools instead of npm's and
+    # Gradle's downloads (the grader runs each test on its own: evaluator.languages.javascript / java)
+    "javascript": LanguageSetup("jest --ci --runInBand --verbose {tests}",
+                                "Node.js, Jest and Babel (Debian nodejs, jest, node-babel7)"),
     "cpp": LanguageSetup("mkdir -p build && cd build && cmake -DEXERCISM_RUN_ALL_TESTS=1 .. && make",
                          "CMake and a C++ compiler (Debian cmake, g++)"),
-    "java": LanguageSetup("./gradlew test --offline", "a JDK (Debian default-jdk-headless) and Gradle's cache"),
+    "java": LanguageSetup(f"javac -proc:none -d /tmp/classes -cp {java.CLASS_PATH} $(find src/main/java src/test/java "
+                          f"-name '*.java') && java -cp {java.CLASS_PATH}:/tmp/classes {java.LAUNCHER} "
+                          "--scan-class-path /tmp/classes",
+                          "a JDK, JUnit 5 and AssertJ (Debian default-jdk-headless, junit5, libassertj-core-java)"),
 }
 
 
@@ -178,13 +185,11 @@ def _problem(exercise: Path, solution: list[str]) -> str:
 
 
 def _prepare_test(language: str, text: str) -> str:
-    """Turn on the tests that exercism ships switched off (as Aider's harness does)."""
-    if language == "javascript":
-        return text.replace("xtest(", "test(")
-    if language == "java":
-        kept = (line for line in text.splitlines() if not line.strip().startswith("@Disabled("))
-        return "\n".join(kept) + "\n"
-    return text
+    """Turn on the tests that exercism ships switched off, as Aider's harness does (JavaScript's
+    `xtest(`/`xit(` → `test(`/`it(`, Java's `@Disabled` dropped: `evaluator.languages`)."""
+    from evaluator.languages import registry
+
+    return registry.prepare_test(language, text)
 
 
 def _example_for(solution: str, examples: list[str], position: int) -> str | None:
@@ -198,16 +203,23 @@ def _example_for(solution: str, examples: list[str], position: int) -> str | Non
 
 def test_ids(language: str, path: Path, rel: str) -> list[str]:
     """The graded ids of the tests in one hidden test file (none for a file of another kind)."""
-    from evaluator.languages import clike, cpp, go, python, rust
+    from evaluator.languages import registry
 
     try:
-        text = path.read_text()
-        if language == "python":
-            return [t.test_id for t in python.discover(rel, text)] if rel.endswith(".py") else []
-        shape = {"go": go.SHAPE, "rust": rust.SHAPE, "cpp": cpp.SHAPE}.get(language)
-        return [t.test_id for t in clike.discover(shape, rel, text)] if shape is not None else []
+        return registry.discover_ids(language, rel, _prepare_test(language, path.read_text()))
     except (OSError, SyntaxError, UnicodeDecodeError) as exc:
         raise BadTask(f"cannot read the tests in {path}: {exc}") from None
+
+
+# Seconds per test process on a busy machine: Jest takes 1-3 s to start (up to 99 of them: meetup), a JVM ~1 s.
+_PER_TEST_S = {"javascript": 12.0, "java": 6.0}
+
+
+def _test_timeout(language: str, tests: int) -> float:
+    """The limit of one task's test run; where each test has its own process, also by their number
+    (with the 4 canaries)."""
+    base = 300.0 if language in ("java", "javascript", "rust", "cpp") else 120.0
+    return max(base, _PER_TEST_S.get(language, 0.0) * (tests + 4))
 
 
 def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DIR, image: str | None = None) -> Task:
@@ -227,16 +239,23 @@ def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DI
         test_patch = gitrepo.diff(work, base_commit)
         gitrepo.git(work, "reset", "-q", "--hard", base_commit)
         gitrepo.git(work, "clean", "-qfdx")
+        used = set()
         for position, solution in enumerate(files["solution"]):
             example = _example_for(solution, files["example"], position)
             if example is not None:
+                used.add(example)
                 (work / solution).parent.mkdir(parents=True, exist_ok=True)
                 (work / solution).write_text((exercise / example).read_text())
+        if language == "java":  # the reference's helper classes (Frame.java, Card.java) go beside the solution
+            for example in sorted(set(files["example"]) - used):
+                target = work / PurePosixPath(files["solution"][0]).parent / PurePosixPath(example).name
+                if not target.exists():
+                    target.write_text((exercise / example).read_text())
         gold = gitrepo.diff(work, base_commit)
     setup = SETUPS[language]
     test_cmd = setup.test_cmd.format(tests=" ".join(hidden))
     fail_to_pass = [t for rel in hidden for t in test_ids(language, exercise / rel, rel)]
-    if not fail_to_pass and language in ("python", "go", "rust", "cpp"):
+    if not fail_to_pass:
         raise BadTask(f"{task_id}: no test found in {', '.join(hidden)}, so nothing could ever resolve it")
     if language == "cpp":  # exercism's CMakeLists.txt names the build after the exercise's folder
         repo_dir = f"{PurePosixPath(repo_dir).parent}/{exercise.name}"
@@ -258,7 +277,7 @@ def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DI
         repo_dir=repo_dir,
         source_dir=exercise,
         source_exclude=[".meta", *hidden],
-        test_timeout=300.0 if language in ("java", "rust", "cpp") else 120.0,
+        test_timeout=_test_timeout(language, len(fail_to_pass)),
         test_cmd=test_cmd,
         metadata={"language": language, "exercise": exercise.name, "solution_files": files["solution"],
                   # visible files of the test set-up (Go's cases_test.go): the task's, never the patch's
