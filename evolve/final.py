@@ -11,7 +11,9 @@ never dropped from its total.
 
 The rule is written once, in `rank_beliefs`, over plain per-node sequences,
 so that the search (on its `TreeState` arrays) and the API's "leader so far"
-(on the archive's tree columns) cannot drift apart.
+(on the archive's tree columns) cannot drift apart. `Beliefs` is the same
+rule kept incrementally for the live view; a test holds it to `rank_beliefs`
+on random trees.
 """
 
 from __future__ import annotations
@@ -106,15 +108,18 @@ class Beliefs:
 
     def update(self, node_id: int) -> None:
         i = self.state.index[node_id]
-        if i >= len(self.lower):
-            self.lower = np.concatenate([self.lower, np.zeros(max(len(self.lower), i + 1 - len(self.lower)))])
+        self._fit(i + 1)
         resolved, failed = int(self.state.own_resolved[i]), int(self.state.own_failed[i])
         self.lower[i] = self.lower_of(resolved, resolved + failed)
 
+    def _fit(self, n: int) -> None:
+        """Room for n nodes (a node without evaluations has lower quantile 0 and is not in the pool)."""
+        if len(self.lower) < n:
+            self.lower = np.concatenate([self.lower, np.zeros(max(len(self.lower), n - len(self.lower)))])
+
     def best(self) -> Belief | None:
         state, n = self.state, self.state.size
-        if len(self.lower) < n:
-            self.lower = np.concatenate([self.lower, np.zeros(n - len(self.lower))])
+        self._fit(n)
         total = state.own_total()
         evaluated = state.valid[:n] & (total > 0)
         pool = evaluated & (total >= self.min_evaluations)

@@ -25,7 +25,7 @@ import re
 import shlex
 from dataclasses import dataclass
 
-from evaluator.languages import mutate
+from evaluator.languages import braces, mutate
 from evaluator.languages.base import Rewrite, fresh_name, matches
 
 NAME = "javascript"
@@ -179,16 +179,6 @@ def _matching(text: str, mask: list[bool], open_at: int) -> int:
     raise ValueError("unbalanced brackets")
 
 
-def _brace_depth(text: str, mask: list[bool], index: int) -> int:
-    depth = 0
-    for i in range(index):
-        if mask[i] and text[i] == "{":
-            depth += 1
-        elif mask[i] and text[i] == "}":
-            depth -= 1
-    return depth
-
-
 # -- tests ---------------------------------------------------------------------------------------------------------
 
 _CALL = re.compile(r"(?<![\w$.])(?P<kind>describe|test|it)\s*\(")
@@ -272,7 +262,7 @@ def discover(rel: str, text: str) -> list[JsTest]:
         if call.kind == "describe":
             continue
         around = [d for d in describes if d.braced and d.body[0] <= call.start < d.body[1]]
-        if _brace_depth(text, mask, call.start) != len(around):
+        if braces.depth_at(text, mask, call.start) != len(around):
             continue  # inside something else than describe blocks
         scope = tuple(d.name for d in sorted(around, key=lambda d: d.start))
         test_id = graded_id(rel, scope, call.name)

@@ -124,10 +124,16 @@ class EvaluateThenExpand(Policy):
     def choose_parent(self, state: TreeState, candidates: np.ndarray, rng: np.random.Generator) -> int:
         """The state index of the parent, among `candidates` (state indices)."""
 
+    def may_expand(self, state: TreeState) -> bool:
+        """Whether a new expansion may start now that no staged evaluation is owed (DGM: its generation)."""
+        return True
+
     def next_action(self, state: TreeState, rng: np.random.Generator, budget: Budget) -> Action:
         owed = owed_staged_task(state, self.stages())
         if owed is not None:
             return owed
+        if not self.may_expand(state):
+            return None
         n = state.size
         candidates = np.flatnonzero(state.valid[:n] & (state.own_total() > 0) & (state.in_flight[:n] == 0))
         if not len(candidates):

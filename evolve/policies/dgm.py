@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from evolve.policies.base import Action, Budget, EvaluateThenExpand, check_choice, own_mean, owed_staged_task
+from evolve.policies.base import EvaluateThenExpand, check_choice, own_mean
 from evolve.state import Kind, TreeState
 
 CHILDREN_COUNT = ("archive_members", "attempts")
@@ -58,15 +58,11 @@ class DGMPolicy(EvaluateThenExpand):
     def stages(self) -> list[tuple[int, float]]:
         return self.stage_sizes
 
-    def next_action(self, state: TreeState, rng: np.random.Generator, budget: Budget) -> Action:
-        owed = owed_staged_task(state, self.stages())
-        if owed is not None:
-            return owed
-        if self.generation_size is not None and (state.size - 1) % self.generation_size == 0:
-            # this generation is dispatched: the next waits until it is built and evaluated
-            if state.kind_counts[Kind.BUILDING] or state.in_flight[: state.size].any():
-                return None
-        return super().next_action(state, rng, budget)
+    def may_expand(self, state: TreeState) -> bool:
+        """A generation, once dispatched, is built and evaluated before the next one starts."""
+        if self.generation_size is None or (state.size - 1) % self.generation_size:
+            return True
+        return not (state.kind_counts[Kind.BUILDING] or state.in_flight[: state.size].any())
 
     def choose_parent(self, state: TreeState, candidates: np.ndarray, rng: np.random.Generator) -> int:
         score = own_mean(state, candidates)

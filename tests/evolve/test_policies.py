@@ -164,3 +164,27 @@ def test_best_belief_prefers_evidence_over_luck() -> None:
     assert 0.6 < best.lower < 0.8
     assert [b.node_id for b in rank(state, min_evaluations=5)] == [3, 1]
     assert best_belief(build(nodes=[(1, None, True)])) is None
+
+
+def test_incremental_beliefs_pick_what_rank_beliefs_picks() -> None:
+    """The live view's leader (`Beliefs`) against the one rule, after every result, on random
+    trees with many equal counts (ties broken by evaluations, then creation order)."""
+    from evolve.final import Beliefs
+    from evolve.state import Kind
+
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        state = TreeState(TASKS[:6], capacity=2)
+        state.add_node(1, None)
+        beliefs = Beliefs(state, 0.05, 3)
+        for node_id in range(2, 30):
+            state.add_node(node_id, int(rng.integers(1, node_id)), kind=Kind.BUILDING)
+            state.finish_node(node_id, Kind.VALID if rng.random() < 0.8 else Kind.BROKEN)
+        for _ in range(80):
+            node_id = int(rng.integers(1, 30))
+            untried = state.untried(node_id)
+            if not untried:
+                continue
+            state.record(node_id, untried[0], bool(rng.random() < 0.4))
+            beliefs.update(node_id)
+            assert beliefs.best() == best_belief(state, 0.05, 3)
