@@ -9,8 +9,8 @@ starts — rather than in a thread of the server, because:
   the web UI down with it, nor the other runs;
 - the run outlives the server: restarting `clade serve` does not stop or
   restart runs, and the server finds them again through the archive (the
-  pid file in the run's folder says which process drives it), exactly as
-  it sees runs started from the CLI;
+  run's driver lease says which process drives it), exactly as it sees
+  runs started from the CLI;
 - pause, resume and cancel then work the same whoever started the run:
   they are requests written into the run's status, which the engine reads.
 
@@ -27,7 +27,7 @@ from collections.abc import Callable
 from archive import Archive
 from archive.errors import CladeError
 from archive.models import RunStatus
-from evolve.runs import FINAL, detach, engine_alive, read_pid
+from evolve.runs import FINAL, detach, driver, engine_alive
 
 Launcher = Callable[[int], "int | None"]
 
@@ -39,7 +39,7 @@ class Conflict(CladeError):
 class RunSupervisor:
     def __init__(self, archive: Archive, launcher: Launcher | None = None) -> None:
         self.archive = archive
-        self._launch: Launcher = launcher or (lambda run_id: detach(archive, run_id))
+        self._launch: Launcher = launcher or (lambda run_id: detach(archive, run_id, wait_s=0))
         self._children: dict[int, int] = {}  # run id -> pid of the engine this server started
         self._lock = threading.Lock()
 
@@ -50,7 +50,7 @@ class RunSupervisor:
             if run.status in FINAL:
                 raise Conflict(f"run {run_id} is {run.status.value}: it cannot go on; start a new run")
             if self._driving(run_id):
-                pid = self._children.get(run_id) or read_pid(self.archive, run_id)
+                pid = self._children.get(run_id) or driver(self.archive, run_id)
                 if run.status in (RunStatus.PAUSED, RunStatus.CANCELLED):
                     raise Conflict(f"run {run_id} is still stopping (process {pid} is finishing the work under "
                                    "way); resume it once it has stopped")

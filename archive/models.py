@@ -157,6 +157,7 @@ class Evaluation(Base):
 
 class LLMCall(Base):
     __tablename__ = "llm_calls"
+    __table_args__ = (UniqueConstraint("call_key", name="uq_llm_calls_call_key"),)
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     run_id: Mapped[int | None] = mapped_column(ForeignKey("runs.id", ondelete="CASCADE"), index=True)
@@ -169,6 +170,8 @@ class LLMCall(Base):
     cost_usd: Mapped[float] = mapped_column(Float, default=0.0)
     latency_s: Mapped[float | None] = mapped_column(Float)
     error: Mapped[str | None] = mapped_column(Text)
+    # The gateway's key for the call, so a spooled row replayed after a kill is recorded once.
+    call_key: Mapped[str | None] = mapped_column(String(32))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 

@@ -283,35 +283,29 @@ class ArchiveRepository:
         cost_usd: float = 0.0,
         latency_s: float | None = None,
         error: str | None = None,
+        key: str | None = None,
     ) -> LLMCall:
         """One row per call; the run's spend counters move in the same transaction."""
         with self.db.session() as s:
-            call = LLMCall(
-                run_id=run_id,
-                node_id=node_id,
-                evaluation_id=evaluation_id,
-                purpose=purpose,
-                model=model,
-                prompt_tokens=prompt_tokens,
-                completion_tokens=completion_tokens,
-                cost_usd=cost_usd,
-                latency_s=latency_s,
-                error=error,
-            )
-            s.add(call)
-            if run_id is not None:
-                s.execute(
-                    update(Run)
-                    .where(Run.id == run_id)
-                    .values(
-                        llm_calls_count=Run.llm_calls_count + 1,
-                        prompt_tokens=Run.prompt_tokens + prompt_tokens,
-                        completion_tokens=Run.completion_tokens + completion_tokens,
-                        cost_usd=Run.cost_usd + cost_usd,
-                    )
-                )
-            s.flush()
-            return call
+            return _insert_call(s, dict(model=model, run_id=run_id, node_id=node_id, evaluation_id=evaluation_id,
+                                        purpose=purpose, prompt_tokens=prompt_tokens,
+                                        completion_tokens=completion_tokens, cost_usd=cost_usd,
+                                        latency_s=latency_s, error=error, call_key=key))
+
+    def record_llm_calls_once(self, rows: Sequence[dict[str, Any]]) -> int:
+        """Record the calls (fields of `record_llm_call`, each with its `key`) whose key the
+        archive does not hold yet, in one transaction; returns how many were new. A spool
+        replayed after a kill holds rows already written: they are skipped, not counted twice."""
+        if not rows:
+            return 0
+        keys = [row["key"] for row in rows]
+        with self.db.session() as s:
+            held = set(s.scalars(select(LLMCall.call_key).where(LLMCall.call_key.in_(keys))))
+            new = [row for row in rows if row["key"] not in held]
+            for row in new:
+                fields = {k: v for k, v in row.items() if k != "key"}
+                _insert_call(s, {**fields, "call_key": row["key"]})
+            return len(new)
 
     def llm_calls(
         self, *, run_id: int | None = None, node_id: int | None = None, evaluation_id: int | None = None
@@ -353,6 +347,24 @@ class ArchiveRepository:
                     .limit(limit)
                 )
             )
+
+
+def _insert_call(s: Session, fields: dict[str, Any]) -> LLMCall:
+    call = LLMCall(**fields)
+    s.add(call)
+    if call.run_id is not None:
+        s.execute(
+            update(Run)
+            .where(Run.id == call.run_id)
+            .values(
+                llm_calls_count=Run.llm_calls_count + 1,
+                prompt_tokens=Run.prompt_tokens + (call.prompt_tokens or 0),
+                completion_tokens=Run.completion_tokens + (call.completion_tokens or 0),
+                cost_usd=Run.cost_usd + (call.cost_usd or 0.0),
+            )
+        )
+    s.flush()
+    return call
 
 
 def _search_state(state: dict[str, Any] | None) -> dict[str, Any]:

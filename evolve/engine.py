@@ -30,6 +30,7 @@ import numpy as np
 
 from archive import Archive
 from archive.errors import PatchDoesNotApply
+from archive.lease import DriverLease, LeaseLost
 from archive.models import Evaluation, Node, NodeStatus, Outcome, RunStatus
 from evaluator.agents import write_agent_code
 from evaluator.contract import ModelAccess
@@ -95,7 +96,9 @@ class RunEngine:
         executor: Executor | None = None,
         gateway: Gateway | None = None,
         on_progress: Callable[[Progress], None] | None = None,
+        lease: DriverLease | None = None,
     ) -> None:
+        self.lease = lease  # the archive's word that this process is the run's one driver
         self.archive, self.repo, self.run_id, self.config = archive, archive.repo, run_id, config
         self.tasks = {t.instance_id: t for t in tasks}
         if not self.tasks:
@@ -105,7 +108,8 @@ class RunEngine:
         self.all_tasks = {**self.tasks, **self.held_out}
         self.policy = make_policy(config.policy.name, **config.policy.params)
         self.executor = executor or make_executor(config, archive)
-        self.gateway = RunGateway(config, self.repo, run_id, gateway)
+        self.gateway = RunGateway(config, self.repo, run_id, gateway,
+                                  spool=archive.home.run_dir(run_id) / "llm-calls.jsonl")
         self.executor.attach_gateway(self.gateway.gateway)
         self.on_progress = on_progress
         self.logs = archive.home.logs_dir(run_id)
@@ -138,6 +142,8 @@ class RunEngine:
             self._redo_pending()
             stop = False
             while True:
+                if self.lease is not None:
+                    self.lease.check()
                 status = self.repo.get_run(self.run_id).status
                 stop = stop or status in STOP_REQUESTS or self._budget_spent(started)
                 if not stop:
@@ -150,6 +156,9 @@ class RunEngine:
                 self._event(f"run_{final.value}")
                 return final
             return self._finish()
+        except LeaseLost:  # the run is another driver's now: record nothing more, leave it to that one
+            self._event("driver_lost", {"owner": self.lease.owner if self.lease else None})
+            raise
         except BaseException as exc:  # Docker gone, the database, Ctrl-C, a bug: resumable, nothing lost
             if not isinstance(exc, KeyboardInterrupt):  # Ctrl-C means now: work under way stays pending
                 self._drain()

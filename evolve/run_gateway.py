@@ -3,7 +3,8 @@
 The engine starts one (or is handed one) for a run: a private Unix socket
 in a short folder of its own (socket paths are limited to 107 bytes; the
 sandbox user must be able to reach it), the run's backends and its token
-and cost budget. Every unit's model access is issued by its
+and cost budget, and a spool in the run's folder that keeps every answered
+call until the archive has it (llm.accounting). Every unit's model access is issued by its
 `GatewayIssuer`, so the socket path is read in one place.
 """
 
@@ -23,13 +24,14 @@ if TYPE_CHECKING:
 
 
 class RunGateway:
-    def __init__(self, config: RunConfig, repo: ArchiveRepository, run_id: int, gateway: Gateway | None = None) -> None:
+    def __init__(self, config: RunConfig, repo: ArchiveRepository, run_id: int, gateway: Gateway | None = None,
+                 *, spool: Path | None = None) -> None:
         self._socket_dir: tempfile.TemporaryDirectory[str] | None = None
         self._owned = gateway is None
-        self.gateway = gateway or self._start(config, repo)
+        self.gateway = gateway or self._start(config, repo, spool)
         self.issuer = GatewayIssuer(self.gateway, run_id)
 
-    def _start(self, config: RunConfig, repo: ArchiveRepository) -> Gateway:
+    def _start(self, config: RunConfig, repo: ArchiveRepository, spool: Path | None) -> Gateway:
         self._socket_dir = tempfile.TemporaryDirectory(prefix="clade-gw-")
         Path(self._socket_dir.name).chmod(0o755)  # the sandbox user must reach the socket
         budget = config.budget
@@ -37,7 +39,7 @@ class RunGateway:
             backends=config.models.backends,
             socket_path=Path(self._socket_dir.name) / "llm.sock",
             run_budget=Budget(tokens=budget.tokens, usd=budget.usd),
-        ), repo=repo).start()
+        ), repo=repo, spool=spool).start()
 
     def flush(self) -> None:
         """Wait until every call answered so far is in the archive."""

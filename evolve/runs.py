@@ -2,8 +2,9 @@
 
 A run's configuration is stored with it, so `resume` needs only its id. The
 engine runs in the calling process (attached, with a live view) or in a
-detached child process (`python -m evolve.runs RUN_ID`) whose pid is kept
-in the run's folder, so that any later process can tell whether it lives.
+detached child process (`python -m evolve.runs RUN_ID`). Whichever it is
+holds the run's driver lease in the archive (archive/lease.py), so any later
+process, on any machine, can tell who drives the run.
 """
 
 from __future__ import annotations
@@ -12,11 +13,12 @@ import logging
 import os
 import subprocess
 import sys
+import time
 from collections.abc import Callable
-from pathlib import Path
 
 from archive import Archive, open_archive
 from archive.errors import CladeError
+from archive.lease import DriverLease, current_driver, owner_pid
 from archive.models import Run, RunStatus
 from evolve.config import RunConfig, validate_config
 from evolve.engine import Progress, RunEngine
@@ -43,33 +45,53 @@ def run_config(run: Run) -> RunConfig:
 
 
 def drive(archive: Archive, run_id: int, on_progress: Callable[[Progress], None] | None = None) -> RunStatus:
-    """Run the engine in this process until the run finishes, pauses or is cancelled."""
+    """Run the engine in this process until the run finishes, pauses or is cancelled.
+    The archive's driver lease makes this process the run's only driver (`RunBusy` otherwise)."""
     run = archive.repo.get_run(run_id)
     if run.status in FINAL:
         raise CladeError(f"run {run_id} is {run.status.value}: it cannot go on; start a new run")
-    if engine_alive(archive, run_id):
-        raise CladeError(f"run {run_id} is already being driven by process {read_pid(archive, run_id)}")
     config = run_config(run)
-    write_pid(archive, run_id, os.getpid())
+    lease = DriverLease(archive.db, run_id)
+    lease.acquire()
     try:
-        engine = RunEngine(archive, run_id, config, load_tasks(config.benchmark),
+        lease.start_heartbeat()
+        engine = RunEngine(archive, run_id, config, load_tasks(config.benchmark), lease=lease,
                            held_out=load_held_out(config.benchmark), on_progress=on_progress)
         return engine.run()
     finally:
-        pid_file(archive, run_id).unlink(missing_ok=True)
+        lease.release()
 
 
-def detach(archive: Archive, run_id: int) -> int:
-    """Drive the run in a background process; returns its pid."""
+def detach(archive: Archive, run_id: int, wait_s: float = 120.0) -> int:
+    """Drive the run in a background process; returns its pid once that process
+    holds the run's lease, or raises with the reason it gave (its log's last lines)."""
     log_path = archive.home.run_dir(run_id) / "engine.log"
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    start = log_path.stat().st_size if log_path.exists() else 0
     with log_path.open("ab") as log:
         child = subprocess.Popen(
             [sys.executable, "-m", "evolve.runs", str(run_id)],
             stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
             env={**os.environ, "CLADE_HOME": str(archive.home.root)},
         )
-    return child.pid
+    if wait_s <= 0:  # the caller keeps the child and watches it itself (the server's supervisor)
+        return child.pid
+    deadline = time.monotonic() + wait_s
+    while time.monotonic() < deadline:
+        owner = driver(archive, run_id)
+        if owner is not None and owner_pid(owner)[1] == child.pid:
+            return child.pid
+        if child.poll() is not None:
+            with log_path.open("rb") as written:
+                written.seek(start)
+                said = [line for line in written.read().decode(errors="replace").splitlines() if line.strip()]
+            if child.returncode == 0:  # it drove the run to its end already
+                return child.pid
+            raise CladeError(f"run {run_id}: the background engine stopped at once (exit {child.returncode}): "
+                             f"{said[-1] if said else 'no output'}; its log is {log_path}")
+        time.sleep(0.1)
+    raise CladeError(f"run {run_id}: the background engine (pid {child.pid}) did not take the run within "
+                     f"{wait_s:.0f} s; see {log_path}")
 
 
 def request_stop(archive: Archive, run_id: int, status: RunStatus) -> Run:
@@ -81,47 +103,26 @@ def request_stop(archive: Archive, run_id: int, status: RunStatus) -> Run:
     return archive.repo.set_run_status(run_id, status)
 
 
-# -- the driving process's pid --------------------------------------------------
-def pid_file(archive: Archive, run_id: int) -> Path:
-    return archive.home.run_dir(run_id) / "engine.pid"
-
-
-def write_pid(archive: Archive, run_id: int, pid: int) -> None:
-    path = pid_file(archive, run_id)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(str(pid))
-
-
-def read_pid(archive: Archive, run_id: int) -> int | None:
-    try:
-        return int(pid_file(archive, run_id).read_text())
-    except (OSError, ValueError):
-        return None
+def driver(archive: Archive, run_id: int) -> str | None:
+    """Who drives the run now (`host:pid:nonce` from its lease), or None."""
+    return current_driver(archive.db, run_id)
 
 
 def engine_alive(archive: Archive, run_id: int) -> bool:
-    pid = read_pid(archive, run_id)
-    if pid is None or pid == os.getpid():
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a finished child its parent has not reaped yet is a zombie, not a driver
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return True
+    return driver(archive, run_id) is not None
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_id = int(sys.argv[1])
     archive = open_archive()
-    status = drive(archive, run_id, on_progress=lambda p: logging.info(
-        "nodes %d (%d valid), evaluations %d/%d, best %s %s", p.nodes, p.valid, p.evaluations_finished,
-        p.evaluations_budget, p.best_node_id, p.best_score))
+    try:
+        status = drive(archive, run_id, on_progress=lambda p: logging.info(
+            "nodes %d (%d valid), evaluations %d/%d, best %s %s", p.nodes, p.valid, p.evaluations_finished,
+            p.evaluations_budget, p.best_node_id, p.best_score))
+    except CladeError as exc:  # a second driver, a final run: one line, exit 2, as the CLI says it
+        logging.error("%s", exc)
+        sys.exit(2)
     logging.info("run %d: %s", run_id, status.value)
 
 

@@ -1,4 +1,4 @@
-"""Writing one `LLMCall` row per call, off the request path.
+"""Writing one `LLMCall` row per call, off the request path, and losing none.
 
 A database commit costs a millisecond on SQLite and more on PostgreSQL; the
 gateway must add less than that to a call. Rows therefore go through a
@@ -6,17 +6,26 @@ queue to one writer thread, in order. Budgets never wait for it: they are
 kept in memory (llm.budget), and the archive is their record. `flush()`
 waits until every row queued so far is written (tests, shutdown).
 
-A failing database does not stop the gateway: the row is logged as lost
-and calls go on being served and limited.
+A queue lives in memory, so a driver killed with rows still in it, or a
+database that refused them, would under-count what the run spent. With a
+`spool` (a run's gateway has one, in the run's folder), each row is first
+appended to that file, before the answer goes back to the caller: a write
+to the page cache, microseconds, and it survives the process. Every row
+carries a unique `key`; the next recorder on the same spool writes the rows
+the archive lacks (`replay`) and only then empties it, so a row is
+recorded once whatever was killed when.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import queue
 import threading
-from dataclasses import dataclass
-from typing import Any
+import uuid
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
 
 from archive.repository import ArchiveRepository
 
@@ -37,29 +46,62 @@ class CallRecord:
     cost_usd: float
     latency_s: float | None
     error: str | None
+    key: str = field(default_factory=lambda: uuid.uuid4().hex)  # the same call is recorded once
 
     def as_kwargs(self) -> dict[str, Any]:
-        return dict(self.__dict__)
+        return asdict(self)
 
 
 _STOP = object()
 
 
 class CallRecorder:
-    def __init__(self, repo: ArchiveRepository | None) -> None:
+    def __init__(self, repo: ArchiveRepository | None, spool: Path | None = None) -> None:
         self.repo = repo
+        self.spool = spool if repo is not None else None
         self.failures = 0
         self._queue: queue.Queue[Any] = queue.Queue()
         self._thread: threading.Thread | None = None
+        self._spool_file: IO[str] | None = None
+        self._spool_lock = threading.Lock()
 
     def start(self) -> None:
         if self.repo is not None and self._thread is None:
+            if self.spool is not None:
+                self.replay()
+                self.spool.parent.mkdir(parents=True, exist_ok=True)
+                self._spool_file = self.spool.open("a", encoding="utf-8")
             self._thread = threading.Thread(target=self._run, name="clade-llm-recorder", daemon=True)
             self._thread.start()
 
+    def replay(self) -> int:
+        """Record the spooled rows the archive lacks (a killed driver's last calls), then
+        empty the spool; returns how many were missing. A row cut short by the kill is skipped."""
+        assert self.repo is not None and self.spool is not None
+        try:
+            lines = self.spool.read_text(encoding="utf-8").splitlines()
+        except FileNotFoundError:
+            return 0
+        rows = []
+        for line in lines:
+            try:
+                rows.append(CallRecord(**json.loads(line)))
+            except (ValueError, TypeError):  # the half-written last line of a kill
+                continue
+        missing = self.repo.record_llm_calls_once([row.as_kwargs() for row in rows])
+        if missing:
+            log.info("recorded %d model call(s) a previous driver had answered but not written", missing)
+        self.spool.write_text("", encoding="utf-8")
+        return missing
+
     def record(self, row: CallRecord) -> None:
-        if self.repo is not None:
-            self._queue.put(row)
+        if self.repo is None:
+            return
+        if self._spool_file is not None:
+            with self._spool_lock:
+                self._spool_file.write(json.dumps(row.as_kwargs()) + "\n")
+                self._spool_file.flush()  # to the kernel: a kill -9 of this process keeps it
+        self._queue.put(row)
 
     def flush(self, timeout: float | None = None) -> None:
         """Block until every row queued before this call is written (or lost)."""
@@ -74,6 +116,11 @@ class CallRecorder:
             self._queue.put(_STOP)
             self._thread.join()
             self._thread = None
+        if self._spool_file is not None:
+            self._spool_file.close()
+            self._spool_file = None
+            if self.failures == 0 and self.spool is not None:  # every row is in the archive
+                self.spool.write_text("", encoding="utf-8")
 
     def _run(self) -> None:
         assert self.repo is not None
@@ -85,7 +132,8 @@ class CallRecorder:
                 item.set()
                 continue
             try:
-                self.repo.record_llm_call(**item.as_kwargs())
-            except Exception:  # the gateway keeps serving; the row is reported lost
+                self.repo.record_llm_calls_once([item.as_kwargs()])
+            except Exception:  # the gateway keeps serving; the spool keeps the row for the next driver
                 self.failures += 1
-                log.exception("could not record a model call in the archive (run %s): the row is lost", item.run_id)
+                log.exception("could not record a model call in the archive (run %s): %s", item.run_id,
+                              "the spool keeps it for the next driver" if self.spool else "the row is lost")

@@ -39,6 +39,7 @@ import os
 import socket
 import threading
 import time
+from pathlib import Path
 from collections import Counter, OrderedDict
 from typing import Any
 
@@ -81,13 +82,14 @@ class Gateway:
         *,
         repo: ArchiveRepository | None = None,
         tokens: TokenRegistry | None = None,
+        spool: Path | None = None,
     ) -> None:
         self.config = config or GatewayConfig()
         self.repo = repo
         self.tokens = tokens or TokenRegistry()
         self.backends = {b.name: Backend(b) for b in self.config.backends}
         self.budgets = BudgetKeeper()
-        self.recorder = CallRecorder(repo)
+        self.recorder = CallRecorder(repo, spool)  # spool: the calls survive a kill (llm.accounting)
         self._limits: dict[tuple[str, int], Budget] = {}
         self._limits_lock = threading.Lock()
         cfg = self.config

@@ -32,6 +32,7 @@ from pathlib import Path
 import httpx
 
 from archive.home import CladeHome
+from archive.lease import pid_alive
 from llm.config import LOCAL_MODEL_NAME
 from llm.errors import ModelConversionError, ModelServerError
 
@@ -143,20 +144,6 @@ def answers(api_base: str, timeout: float = 2.0) -> bool:
         return httpx.get(f"{api_base}/models", timeout=timeout).status_code == 200
     except httpx.HTTPError:
         return False
-
-
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    try:  # a zombie child counts as gone
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().split(")")[-1].split()[0] != "Z"
-    except OSError:
-        return True
 
 
 def is_model_server(pid: int) -> bool:

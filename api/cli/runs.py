@@ -134,12 +134,13 @@ def cancel(run_id: int = typer.Argument(..., help="Run id.")) -> None:
 @app.command("status")
 def status(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JSON_OPTION) -> None:
     """Status, budget spent, counters and the best node so far."""
-    from evolve.runs import engine_alive
+    from archive.lease import current_driver  # not evolve.runs: that imports the engine and litellm
 
     repo = archive().repo
     data = run_dict(repo.get_run(run_id))
     nodes, evaluations = repo.pending_work(run_id)
-    data["engine_alive"] = engine_alive(archive(), run_id)
+    data["driver"] = current_driver(archive().db, run_id)
+    data["engine_alive"] = data["driver"] is not None
     data["under_way"] = {"expansions": [n.id for n in nodes], "evaluations": [e.id for e in evaluations]}
     tree = repo.tree(run_id)
     data["valid_nodes"] = sum(1 for n in tree.values() if n.status == "valid")
@@ -148,8 +149,8 @@ def status(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JS
         print_json(data)
         return
     console = Console()
-    console.print(f"[bold]run {run_id}[/bold] {data['name']}: {data['status']}"
-                  f"{' (engine running)' if data['engine_alive'] else ''}", markup=True)
+    driven = f" (driven by {data['driver']})" if data["driver"] else ""
+    console.print(f"[bold]run {run_id}[/bold] {data['name']}: {data['status']}{driven}", markup=True)
     console.print(f"nodes {data['nodes']} ({data['valid_nodes']} valid), evaluations {data['evaluations']}, "
                   f"model calls {data['llm_calls']}, tokens {data['prompt_tokens'] + data['completion_tokens']}, "
                   f"cost {data['cost_usd']:.4f} USD", markup=False)

@@ -8,6 +8,9 @@ import os
 import signal
 import subprocess
 import sys
+from pathlib import Path
+
+from sqlalchemy import text
 
 from archive import Archive, RunStatus
 from evolve.runs import create_run, drive
@@ -55,3 +58,47 @@ def test_ctrl_c_interrupts_the_run_and_resume_completes_it(archive: Archive, san
     assert archive.repo.get_run(run.id).status == RunStatus.INTERRUPTED
     assert archive.repo.pending_work(run.id)[1], "the evaluation under way is left pending for resume"
     _finishes_on_resume(archive, run.id, 6)
+
+
+def _rename_table(archive: Archive, old: str, new: str) -> None:
+    with archive.db.session() as s:
+        s.execute(text(f"ALTER TABLE {old} RENAME TO {new}"))
+
+
+def test_a_database_error_interrupts_the_run_and_resume_completes_it(archive: Archive, sandbox_image: str,
+                                                                     scripted_world) -> None:
+    run = create_run(archive, engine_config(scripted_world, budget__task_evaluations=6, budget__expansions=1))
+    engine = _engine(archive, run.id)
+    try:
+        wait_for_event(archive, run.id, "evaluation_started", 1)
+        _rename_table(archive, "events", "events_away")  # the engine's next event write fails in the database
+        _, stderr = engine.communicate(timeout=300)
+    finally:
+        if engine.poll() is None:
+            engine.kill()
+        _rename_table(archive, "events_away", "events")
+    assert engine.returncode != 0
+    assert archive.repo.get_run(run.id).status == RunStatus.INTERRUPTED, stderr[-2000:]
+    assert "no such table: events" in stderr or 'relation "events" does not exist' in stderr  # its own words
+    assert drive(archive, run.id) == RunStatus.FINISHED
+    rows = archive.repo.run_evaluations(run.id)
+    assert len(rows) == 6 and all(e.outcome is not None for e in rows)
+    assert len({(e.node_id, e.task_id) for e in rows}) == len(rows)
+
+
+def test_two_resumes_at_once_leave_one_driver(archive: Archive, sandbox_image: str, scripted_world) -> None:
+    run = create_run(archive, engine_config(scripted_world, budget__task_evaluations=4, budget__expansions=1))
+    clade = str(Path(sys.executable).with_name("clade"))
+    env = {**os.environ, "CLADE_HOME": str(archive.home.root)}
+    resumes = [subprocess.Popen([clade, "run", "resume", str(run.id), "--json"], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)]
+    said = [resume.communicate(timeout=600) for resume in resumes]
+    codes = sorted(resume.returncode for resume in resumes)
+    assert codes == [0, 2], said
+    _, refused = said[[r.returncode for r in resumes].index(2)]
+    [line] = [line for line in refused.splitlines() if line.strip()]  # one line, no traceback
+    assert f"run {run.id} is being driven by" in line and f"clade run pause {run.id}" in line
+    assert archive.repo.get_run(run.id).status == RunStatus.FINISHED
+    rows = archive.repo.run_evaluations(run.id)
+    assert len(rows) == 4 and len({(e.node_id, e.task_id) for e in rows}) == 4  # nothing ran twice
+    assert sum(e.kind in ("run_started", "run_resumed") for e in archive.repo.events_since(run.id, limit=1000)) == 1
