@@ -24,7 +24,8 @@ MAX_LOG_BYTES = 5 * 1024 * 1024
 # The order in which a page shows the files it knows.
 KNOWN_ORDER = [
     "trajectory.jsonl", "patch.diff", "test_output.txt", "agent_output.txt", "summary.json",
-    "proposal.json", "validation.log", "self_improve_output.txt", "self_improve_patch.diff",
+    "diagnosis_prompt.json", "diagnosis_answers.json", "proposal.json", "validation.log",
+    "self_improve_output.txt", "self_improve_patch.diff",
     "self_improve_trajectory.jsonl", "self_improve_summary.json",
 ]
 

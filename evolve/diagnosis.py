@@ -3,9 +3,13 @@ proposes one improvement, as validated JSON.
 
 Prompts are files in `evolve/prompts/` (or a folder the run config names),
 `$placeholders` filled with string.Template, so a user can read and change
-them without touching code. A malformed answer is retried with the parse
-error shown to the model; after the last try the expansion fails with that
-reason on record.
+them without touching code. The request asks for the proposal's JSON schema
+as structured output (`RESPONSE_FORMAT`): vLLM and most hosted providers then
+constrain the answer to it, which a small local model needs; a backend that
+refuses the option is asked again without it, and the text is parsed. A
+malformed answer is retried with the parse error shown to the model; after
+the last try the expansion fails with that reason on record. Every answer
+and its problem are kept (`Attempt`), so a failed diagnosis can be read.
 
 When the grader refused the entry's grade (outcome `tampered`), or set aside
 files of the task's test set-up that the patch changed, the prompt says so
@@ -43,6 +47,38 @@ class Proposal(BaseModel):
     improvement_proposal: str = Field(min_length=5)
     implementation_suggestion: str = Field(min_length=1)
     problem_description: str = Field(min_length=10)
+
+
+# What the model is asked to produce: the proposal's fields, all required, as
+# OpenAI's `response_format` (litellm passes it on; vLLM enforces it).
+_TEXT = {"type": "string", "minLength": 1}
+RESPONSE_FORMAT = {
+    "type": "json_schema",
+    "json_schema": {
+        "name": "improvement_proposal",
+        "schema": {
+            "type": "object",
+            "properties": {
+                "log_summary": _TEXT,
+                "potential_improvements": {"type": "array", "items": _TEXT},
+                "improvement_proposal": _TEXT,
+                "implementation_suggestion": _TEXT,
+                "problem_description": _TEXT,
+            },
+            "required": ["log_summary", "potential_improvements", "improvement_proposal",
+                         "implementation_suggestion", "problem_description"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+@dataclass
+class Attempt:
+    """One answer of the diagnosis model and why it could not be used (None: it could)."""
+
+    answer: str
+    problem: str | None
 
 
 @dataclass
@@ -151,15 +187,21 @@ def parse_proposal(text: str) -> Proposal:
         raise ValueError(f"the JSON object is missing or has wrong fields ({fields})") from None
 
 
-def diagnose(chat: Chat, messages: list[dict[str, str]], attempts: int = 3) -> Proposal:
+def diagnose(chat: Chat, messages: list[dict[str, str]], attempts: int = 3,
+             record: list[Attempt] | None = None) -> Proposal:
+    """The first usable proposal in `attempts` answers; each answer is appended to `record`."""
     conversation = list(messages)
     problem = "no answer"
+    record = [] if record is None else record
     for _ in range(attempts):
         answer = chat(conversation)
         try:
-            return parse_proposal(answer)
+            proposal = parse_proposal(answer)
+            record.append(Attempt(answer, None))
+            return proposal
         except ValueError as exc:
             problem = str(exc)
+            record.append(Attempt(answer, problem))
             conversation += [
                 {"role": "assistant", "content": answer},
                 {"role": "user", "content": f"That answer could not be used: {problem}. "

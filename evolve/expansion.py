@@ -7,6 +7,8 @@ never touches the archive: the driver records the `ExpandResult`.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import shutil
 import tempfile
 import time
@@ -16,20 +18,29 @@ from archive.code_limits import UnsafeCode, check_folder
 from archive.git import run_git
 from evaluator.agent_run import run_agent
 from evaluator.contract import ModelAccess
-from evolve.diagnosis import Chat, DiagnosisFailed, build_messages, diagnose, self_improve_task
+from evolve.diagnosis import (RESPONSE_FORMAT, Attempt, Chat, DiagnosisFailed, build_messages, diagnose,
+                              self_improve_task)
 from evolve.units import ExpandResult, ExpandUnit, check_version, unpack_code
 from evolve.validation import validate_agent
 
 
-def gateway_chat(access: ModelAccess, max_tokens: int, timeout: float = 600.0) -> Chat:
-    """A `Chat` over the gateway's socket; HTTP errors become DiagnosisFailed."""
+def gateway_chat(access: ModelAccess, max_tokens: int, timeout: float = 600.0,
+                 response_format: dict | None = None) -> Chat:
+    """A `Chat` over the gateway's socket; HTTP errors become DiagnosisFailed. With
+    `response_format`, answers are asked to follow it; a backend that answers 400 to
+    it is asked again without it, and not asked with it again."""
     from llm.uds import http_client, unix_base_url
 
+    wanted = {"response_format": response_format} if response_format else {}
+
     def chat(messages: list[dict[str, str]]) -> str:
+        body = {"model": access.model, "messages": messages, "max_tokens": max_tokens}
         with http_client(unix_base_url(access.socket_path), timeout=timeout,
                          headers={"Authorization": f"Bearer {access.token}"}) as client:
-            response = client.post("/chat/completions",
-                                   json={"model": access.model, "messages": messages, "max_tokens": max_tokens})
+            response = client.post("/chat/completions", json={**body, **wanted})
+            if response.status_code == 400 and wanted:  # no structured output here: parse the text
+                wanted.clear()
+                response = client.post("/chat/completions", json=body)
         if response.status_code != 200:
             raise DiagnosisFailed(f"the diagnosis model answered HTTP {response.status_code}: {response.text[:300]}")
         return response.json()["choices"][0]["message"].get("content") or ""
@@ -48,15 +59,22 @@ def run_expansion(unit: ExpandUnit, chat: Chat | None = None) -> ExpandResult:
 
     with tempfile.TemporaryDirectory(prefix="clade-expand-") as tmp:
         parent = unpack_code(unit.parent_code, Path(tmp) / "parent")
-        chat = chat or gateway_chat(unit.diagnosis, unit.diagnosis_max_tokens)
+        chat = chat or gateway_chat(unit.diagnosis, unit.diagnosis_max_tokens, response_format=RESPONSE_FORMAT)
         prompts_dir = Path(unit.prompts_dir) if unit.prompts_dir else None
         messages = build_messages(unit.entry, unit.material, parent, unit.diagnosis_max_chars, prompts_dir)
+        logs["diagnosis_prompt.json"] = json.dumps(messages, indent=1)
+        answers: list[Attempt] = []
+        failure = None
         try:
-            proposal = diagnose(chat, messages)
+            proposal = diagnose(chat, messages, record=answers)
         except DiagnosisFailed as exc:
-            return done(False, "diagnosis", str(exc))
+            failure = str(exc)
         except Exception as exc:  # noqa: BLE001 - an unreachable gateway must not kill the run
-            return done(False, "diagnosis", f"the diagnosis call failed: {type(exc).__name__}: {exc}")
+            failure = f"the diagnosis call failed: {type(exc).__name__}: {exc}"
+        # What was asked and answered, kept for the node's page and for whoever reads a failure.
+        logs["diagnosis_answers.json"] = json.dumps([dataclasses.asdict(a) for a in answers], indent=1)
+        if failure is not None:
+            return done(False, "diagnosis", failure)
         proposal_data = proposal.model_dump()
         logs["proposal.json"] = proposal.model_dump_json(indent=2)
 

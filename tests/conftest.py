@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import itertools
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -102,3 +104,11 @@ def local_model(model_home: CladeHome):
     with server:
         yield server
     assert status(model_home) is None  # stopping cleaned up the state file
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A short folder for Unix sockets (their paths are limited to 107 bytes)."""
+    path = Path(tempfile.mkdtemp(prefix="clade-sock-", dir="/tmp"))
+    yield path
+    shutil.rmtree(path, ignore_errors=True)

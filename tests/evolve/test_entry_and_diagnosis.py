@@ -9,7 +9,10 @@ from pathlib import Path
 
 import pytest
 
+from evaluator.contract import ModelAccess
 from evolve.diagnosis import (
+    RESPONSE_FORMAT,
+    Attempt,
     DiagnosisFailed,
     EntryMaterial,
     build_messages,
@@ -18,6 +21,11 @@ from evolve.diagnosis import (
     self_improve_task,
 )
 from evolve.entry import Entry, TaskRecord, choose_entry
+from evolve.expansion import gateway_chat
+from llm.config import BackendConfig, GatewayConfig
+from llm.gateway import Gateway
+from tests.support.script import ChatRequest, Reply, Script
+from tests.support.scripted_server import ScriptedServer
 
 GOOD = {
     "log_summary": "The agent edited the wrong file.",
@@ -94,3 +102,33 @@ def test_prompts_hold_the_material_within_the_budget(tmp_path: Path) -> None:
 def test_self_improve_task_carries_the_proposal() -> None:
     text = self_improve_task(parse_proposal(json.dumps(GOOD)))
     assert GOOD["problem_description"] in text and "agent/tests" in text
+
+
+def _structured_or_refused(refuse: bool):  # type: ignore[no-untyped-def]
+    """A backend that answers the proposal as bare JSON, or refuses `response_format` with a 400."""
+    def responder(request: ChatRequest) -> Reply:
+        if "response_format" in request.body and refuse:
+            return Reply.http_error(400, "response_format is not supported by this model", "invalid_request_error")
+        return Reply.text(json.dumps(GOOD))
+    return responder
+
+
+@pytest.mark.parametrize("refuse", [False, True], ids=["structured", "refused-then-text"])
+def test_the_diagnosis_asks_for_its_schema_and_falls_back_to_text(refuse: bool, short_tmp: Path) -> None:
+    with ScriptedServer(Script(default=_structured_or_refused(refuse))) as server:
+        backend = BackendConfig(name="m", model="hosted_vllm/scripted", api_base=server.base_url, max_retries=0)
+        with Gateway(GatewayConfig(backends=[backend], socket_path=short_tmp / "g.sock")) as gateway:
+            access = ModelAccess(str(short_tmp / "g.sock"), "m", gateway.issue_token(purpose="diagnosis",
+                                                                                            model="m"))
+            chat = gateway_chat(access, 256, timeout=60, response_format=RESPONSE_FORMAT)
+            answers: list[Attempt] = []
+            for _ in range(2):
+                assert diagnose(chat, [{"role": "user", "content": "diagnose"}], record=answers).log_summary
+        bodies = server.chat_requests
+    assert [a.problem for a in answers] == [None, None]
+    formats = [body.get("response_format") for body in bodies]
+    if refuse:  # asked once with the schema, then never again
+        assert formats == [RESPONSE_FORMAT, None, None]
+    else:
+        assert formats == [RESPONSE_FORMAT, RESPONSE_FORMAT]
+    assert RESPONSE_FORMAT["json_schema"]["schema"]["required"] == list(GOOD)  # the schema asks for every field

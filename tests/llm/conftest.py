@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import shutil
-import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -17,14 +15,6 @@ from llm.config import BackendConfig, GatewayConfig
 from llm.gateway import Gateway
 from llm.uds import http_client
 from tests.support.scripted_server import ScriptedServer
-
-
-@pytest.fixture
-def short_tmp() -> Iterator[Path]:
-    """A short folder for Unix sockets (their paths are limited to 107 bytes)."""
-    path = Path(tempfile.mkdtemp(prefix="clade-llm-", dir="/tmp"))
-    yield path
-    shutil.rmtree(path, ignore_errors=True)
 
 
 def scripted_backend(server: ScriptedServer, name: str = "m", **overrides: Any) -> BackendConfig:
