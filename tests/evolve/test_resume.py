@@ -12,7 +12,7 @@ import time
 import docker
 import pytest
 
-from archive import Archive, NodeStatus, RunStatus
+from archive import Archive, CladeHome, NodeStatus, RunStatus, open_archive
 from evolve.runs import create_run, drive
 from sandbox.reaper import LABEL_PID
 from tests.evolve.conftest import engine_config
@@ -86,3 +86,40 @@ def test_kill_9_then_resume(
     tree = archive.repo.tree(run.id)
     root = next(n for n in tree.values() if n.parent_id is None)
     assert root.clade_total == 8
+
+
+def _decisions(archive: Archive, run_id: int) -> tuple[list[tuple], list[tuple], dict | None]:
+    """Everything the search decided, in the order it decided it."""
+    nodes = [(n.id, n.parent_id, n.status.value, n.entry_task) for n in archive.repo.list_nodes(run_id)]
+    evaluations = [(e.id, e.node_id, e.task_id, e.outcome.value if e.outcome else None)
+                   for e in archive.repo.run_evaluations(run_id)]
+    return nodes, evaluations, archive.repo.get_run(run_id).search_state
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_resumed_run_decides_as_an_uninterrupted_one(archive: Archive, sandbox_image: str, scripted_world,
+                                                       tmp_path) -> None:  # type: ignore[no-untyped-def]
+    # One worker, so the order of decisions is the random generator's alone.
+    config = engine_config(scripted_world, workers=1, seed=7, budget__task_evaluations=7, budget__expansions=2)
+    twin = open_archive(CladeHome(tmp_path / "uninterrupted"))  # same ids as the run below: a fresh archive
+    try:
+        uninterrupted = create_run(twin, config)
+        assert drive(twin, uninterrupted.id) == RunStatus.FINISHED
+        expected = _decisions(twin, uninterrupted.id)
+    finally:
+        twin.close()
+
+    run = create_run(archive, config)
+    engine = subprocess.Popen([sys.executable, "-m", "evolve.runs", str(run.id)],
+                              env={**os.environ, "CLADE_HOME": str(archive.home.root)},
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for_event(archive, run.id, "evaluation_started", 4)  # past the root's, into the children's
+        time.sleep(0.5)
+    finally:
+        engine.send_signal(signal.SIGKILL)
+        engine.wait()
+    assert archive.repo.get_run(run.id).status == RunStatus.RUNNING
+    assert drive(archive, run.id) == RunStatus.FINISHED
+
+    assert _decisions(archive, run.id) == expected
