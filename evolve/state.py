@@ -99,6 +99,11 @@ class TreeState:
         that left no child)."""
         return int(self.size - self.kind_counts[Kind.FAILED])
 
+    def work_under_way(self) -> bool:
+        """An expansion or an evaluation has been dispatched and has not come back."""
+        return bool(self.pending_expansions or self.kind_counts[Kind.BUILDING]
+                    or self.dispatched_evaluations > self.finished_evaluations)
+
     def pool_failures(self, node_id: int, failures: int) -> None:
         """Count `failures` failed evaluations against a node and its ancestors' clades without
         running them (an invalid child as evidence, `invalid_children: pool_as_failures`)."""

@@ -87,15 +87,18 @@ def first_untried(state: TreeState, i: int, tasks: list[str]) -> str | None:
     return next((t for t in tasks if t not in tried), None)
 
 
-def owed_staged_task(state: TreeState, stages: list[tuple[int, float]]) -> Evaluate | None:
+def owed_staged_task(state: TreeState, stages: list[tuple[int, float]],
+                     evaluated: np.ndarray | None = None) -> Evaluate | None:
     """The next task a node owes under staged evaluation, oldest node first.
 
     `stages` are (tasks in this stage, share of the previous stages to be
     solved to enter it): DGM's is [(10, 0.0), (50, 0.4)]. A node enters a
-    stage once every earlier task has *finished*.
+    stage once every earlier task has *finished*. `evaluated` marks the nodes
+    that are evaluated at all (default: the valid ones).
     """
     n = state.size
-    owing = np.flatnonzero(state.valid[:n] & (state.n_tried[:n] < len(state.tasks)))
+    evaluated = state.valid[:n] if evaluated is None else evaluated
+    owing = np.flatnonzero(evaluated & (state.n_tried[:n] < len(state.tasks)))
     for i in owing:
         done = int(state.own_resolved[i] + state.own_failed[i])
         boundary = 0
@@ -128,8 +131,12 @@ class EvaluateThenExpand(Policy):
         """Whether a new expansion may start now that no staged evaluation is owed (DGM: its generation)."""
         return True
 
+    def evaluated(self, state: TreeState) -> np.ndarray:
+        """The nodes that owe their staged evaluation: the valid ones (DGM adds broken ones)."""
+        return state.valid[: state.size]
+
     def next_action(self, state: TreeState, rng: np.random.Generator, budget: Budget) -> Action:
-        owed = owed_staged_task(state, self.stages())
+        owed = owed_staged_task(state, self.stages(), self.evaluated(state))
         if owed is not None:
             return owed
         if not self.may_expand(state):

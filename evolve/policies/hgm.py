@@ -99,10 +99,11 @@ class HGMPolicy(Policy):
         return state.members() - 1 + state.pending_expansions
 
     def _evaluations(self, state: TreeState) -> int:
+        outside = self.root_evaluations is None  # HGM's root results are outside the count
         if self.count_evaluations == "finished":
-            return state.finished_evaluations
-        root = int(state.n_tried[0]) if self.root_evaluations is None else 0  # the root's are outside the count
-        return state.dispatched_evaluations - root
+            root = int(state.own_resolved[0] + state.own_failed[0]) if outside else 0
+            return state.finished_evaluations - root
+        return state.dispatched_evaluations - (int(state.n_tried[0]) if outside else 0)
 
     def _initial(self, budget: Budget) -> int:
         if self.initial_expansions is not None:
@@ -129,11 +130,23 @@ class HGMPolicy(Policy):
             return None  # HGM waits for its initial expansions before the loop
         scale = self._scale(budget)
         if self._evaluations(state) ** self.alpha >= self._nodes(state):
-            parents = self._parents(state)
-            if len(parents):
-                i = thompson_pick(parents, state.clade_resolved, state.clade_failed, rng, scale)
-                return Expand(int(state.ids[i]))
-        return self._evaluate(state, np.flatnonzero(self._evaluable(state)), rng, scale)
+            expand = self._expand(state, rng, scale)
+            if expand is not None:
+                return expand
+        evaluate = self._evaluate(state, np.flatnonzero(self._evaluable(state)), rng, scale)
+        if evaluate is None and not state.work_under_way():
+            # Nothing left to evaluate and nothing running, with the node count ahead of the
+            # evaluations (non-agents counted as nodes, or pooled): grow rather than end the run
+            # with its budget unspent. Clade's guard; HGM's own loop never reaches this state.
+            return self._expand(state, rng, scale)
+        return evaluate
+
+    def _expand(self, state: TreeState, rng: np.random.Generator, scale: float) -> Action:
+        parents = self._parents(state)
+        if not len(parents):
+            return None
+        i = thompson_pick(parents, state.clade_resolved, state.clade_failed, rng, scale)
+        return Expand(int(state.ids[i]))
 
     def _agents(self, state: TreeState) -> np.ndarray:
         """Nodes that are agents to the search: valid children, and broken ones where HGM evaluates them."""

@@ -169,10 +169,12 @@ def test_hgm_preset_cooldown_matches_hgm() -> None:
 def test_dgm_preset_parent_distribution_matches_dgm() -> None:
     tasks = TASKS[:10]
     rows = [(0, None, Kind.VALID, "RRRRUUUUUU"), (1, 0, Kind.VALID, "RRRRRRUUUU"), (2, 0, Kind.FAILED, ""),
-            (3, 0, Kind.BROKEN, ""), (4, 1, Kind.VALID, "RRRRRRRUUU"), (5, 1, Kind.FAILED, ""),
+            (3, 0, Kind.BROKEN, "UUUUUUUUUU"), (4, 1, Kind.VALID, "RRRRRRRUUU"), (5, 1, Kind.FAILED, ""),
             (6, 0, Kind.VALID, "RRUUUUUUUU")]
     state, anchor = _tree(tasks, rows)
-    archive = {i: n for i, n in anchor.items() if n.results}  # DGM keeps children that compiled and ran
+    # DGM keeps the children that ran their first stage and produced a patch: the broken one
+    # (3) was evaluated too, as DGM evaluates it, and solved nothing, so it is not kept.
+    archive = {i: n for i, n in anchor.items() if n.results and i != 3}
     dgm = make_policy("dgm", stage_sizes=[(10, 0.0)], generation_size=None)
     rng_ours, rng_theirs = np.random.default_rng(3), np.random.default_rng(4)
     ours = Counter(dgm.next_action(state, rng_ours, Budget(100)).parent_id for _ in range(DRAWS))

@@ -9,7 +9,7 @@ import pytest
 
 from evolve.final import best_belief, rank
 from evolve.policies import Budget, Evaluate, Expand, make_policy
-from evolve.state import TreeState
+from evolve.state import Kind, TreeState
 
 TASKS = [f"t{i}" for i in range(20)]
 
@@ -132,6 +132,24 @@ def test_dgm_stages_then_weights_parents_by_score_and_children() -> None:
     paper = make_policy("dgm", stage_sizes=[(2, 0.0), (3, 0.5)])
     picks = Counter(paper.next_action(state, rng, Budget(50)).parent_id for _ in range(2000))
     assert 1.6 < picks[2] / picks[1] < 2.5
+
+
+def test_dgm_evaluates_a_broken_child_as_dgm_does_and_never_draws_it_as_a_parent() -> None:
+    rng = np.random.default_rng(5)
+    for option, owed in (("evaluate", Evaluate(2, "t0")), ("skip", Expand(1))):
+        dgm = make_policy("dgm", stage_sizes=[(2, 0.0)], generation_size=None, invalid_children=option)
+        state = build(tasks=TASKS[:2], nodes=[(1, None, True)], results=[(1, "RU")])
+        state.add_node(2, 1, kind=Kind.BROKEN)  # a patch that failed validation
+        assert dgm.next_action(state, rng, Budget(50)) == owed
+    dgm = make_policy("dgm", stage_sizes=[(2, 0.0)], generation_size=None)
+    state = build(tasks=TASKS[:2], nodes=[(1, None, True)], results=[(1, "RU")])
+    state.add_node(2, 1, kind=Kind.BROKEN)
+    for task in ("t0", "t1"):
+        state.record(2, task, False)
+    assert {dgm.next_action(state, rng, Budget(50)).parent_id for _ in range(200)} == {1}
+    assert state.valid_children[0] == 0  # not an archive member: it does not lower its parent's weight
+    with pytest.raises(ValueError, match="invalid_children"):
+        make_policy("dgm", invalid_children="pool")
 
 
 def test_sica_builds_on_the_latest_agent_within_the_best_ones_bound() -> None:
