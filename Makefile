@@ -39,10 +39,13 @@ images: install
 	$(BIN)/clade sandbox build
 	$(BIN)/python -m evaluator.polyglot_image build --languages cpp,go,java,javascript,rust
 
-# The compiler-bound grading suites run in a second pytest beside the rest,
-# which mostly waits on containers, servers and the model; their report is
+# A second pytest runs beside the rest: the compiler-bound grading suites and
+# the engine's crash suites (kill -9, interrupted runs, failed expansions),
+# which mostly wait on whole runs; the rest mostly waits on containers,
+# servers and the model. The two take about as long; the second's report is
 # printed after the rest's. PYTEST_ARGS runs just what it names, in one pytest.
-HEAVY_TESTS := tests/evaluator/test_redteam.py tests/evaluator/test_polyglot.py
+HEAVY_TESTS := tests/evaluator/test_redteam.py tests/evaluator/test_polyglot.py \
+	tests/evolve/test_resume.py tests/evolve/test_interrupted.py tests/evolve/test_expansion_failures.py
 test: install images
 ifeq ($(strip $(PYTEST_ARGS)),)
 	@$(BIN)/python -m pytest $(HEAVY_TESTS) > .test-heavy.log 2>&1 & heavy=$$!; \

@@ -82,7 +82,14 @@ class OutcomeCounts(BaseModel):
     tampered: int = Field(description="grades the grader refused: the code under test forged them")
 
 
+class SearchConventions(BaseModel):
+    policy: str | None
+    conventions: dict[str, Any] = Field(description="the rules the policy ran under (evolve.policies: conventions())")
+
+
 class RunDetail(RunSummary):
+    search: SearchConventions | None = Field(
+        description="the policy and conventions the driver announced when it last started; null before it started")
     budget: Budget
     under_way: UnderWay
     nodes_by_status: dict[str, int]

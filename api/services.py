@@ -69,6 +69,7 @@ def run_detail(archive: Archive, supervisor: RunSupervisor, run_id: int) -> dict
         "evaluations": [e.id for e in evaluations],
         "evaluating_nodes": sorted({e.node_id for e in evaluations}),
     }
+    data["search"] = repo.search_conventions(run_id)
     data["nodes_by_status"] = queries.status_counts(archive.db, run_id)
     data["evaluations_by_outcome"] = queries.outcome_counts(archive.db, run_id)
     tree = tree_columns(archive.db, run_id, hint=queries.RUN_HINT)

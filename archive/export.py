@@ -37,10 +37,16 @@ def lineage_manifest(archive: Archive, node_id: int) -> dict[str, Any]:
     def describe(node: Node) -> dict[str, Any]:
         return node_dict(node, *counts[node.id], tampered[node.id])
 
+    config = run.config or {}
+    models = (config.get("models") or {}).get("backends") or []
     return {
         "format": MANIFEST_FORMAT,
-        "run": {"id": run.id, "name": run.name},
+        "run": {"id": run.id, "name": run.name, "config": config,
+                "models": [backend.get("model") for backend in models if isinstance(backend, dict)],
+                "search": archive.repo.search_conventions(run.id)},
         "node": describe(chain[-1]),
+        "results": [{"task_id": e.task_id, "outcome": e.outcome.value if e.outcome else None, "reason": e.reason}
+                    for e in archive.repo.node_evaluations(node_id)],
         "ancestors": [describe(n) for n in chain[:-1]],
         "exported_at": timestamp(utcnow()),
     }

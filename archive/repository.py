@@ -243,12 +243,22 @@ class ArchiveRepository:
         reason: str | None = None,
         log_path: str | None = None,
         details: dict[str, Any] | None = None,
-        prompt_tokens: int = 0,
-        completion_tokens: int = 0,
-        cost_usd: float = 0.0,
+        prompt_tokens: int | None = None,
+        completion_tokens: int | None = None,
+        cost_usd: float | None = None,
     ) -> Evaluation:
+        """Give the row its outcome. Spend left out (None) is what the gateway accounted to the
+        evaluation: the sums of its model-call rows, read in the same transaction."""
         with self.db.session() as s:
             evaluation = _get(s, Evaluation, evaluation_id, _EVAL_HINT)
+            if None in (prompt_tokens, completion_tokens, cost_usd):
+                sums = s.execute(select(func.coalesce(func.sum(LLMCall.prompt_tokens), 0),
+                                        func.coalesce(func.sum(LLMCall.completion_tokens), 0),
+                                        func.coalesce(func.sum(LLMCall.cost_usd), 0.0))
+                                 .where(LLMCall.evaluation_id == evaluation_id)).one()
+                prompt_tokens = int(sums[0]) if prompt_tokens is None else prompt_tokens
+                completion_tokens = int(sums[1]) if completion_tokens is None else completion_tokens
+                cost_usd = float(sums[2]) if cost_usd is None else cost_usd
             evaluation.outcome = outcome
             evaluation.details = details
             evaluation.duration_s = duration_s
@@ -336,6 +346,17 @@ class ArchiveRepository:
             s.add(event)
             s.flush()
             return event
+
+    def search_conventions(self, run_id: int) -> dict[str, Any] | None:
+        """The policy and conventions the run's driver last announced (`run_started` or
+        `run_resumed`): what a reported result was searched with. None before it started."""
+        with self.db.session() as s:
+            event = s.scalars(select(Event).where(Event.run_id == run_id,
+                                                  Event.kind.in_(("run_started", "run_resumed")))
+                              .order_by(Event.seq.desc()).limit(1)).first()
+            if event is None:
+                return None
+            return {"policy": event.payload.get("policy"), "conventions": event.payload.get("conventions") or {}}
 
     def events_since(self, run_id: int, after_seq: int = 0, limit: int = 1000) -> list[Event]:
         with self.db.session() as s:

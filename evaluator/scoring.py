@@ -22,7 +22,7 @@ from evaluator.stages import Stage, may_enter
 from evaluator.task import Outcome, Task, TaskResult
 
 if TYPE_CHECKING:
-    from archive import Archive
+    from archive import Archive, Evaluation
     from archive.repository import ArchiveRepository
 
 OnResult = Callable[[TaskResult], None]
@@ -55,19 +55,16 @@ def evaluate_task(
 
 
 def record_finished(repo: ArchiveRepository, evaluation_id: int, outcome: Outcome, *, duration_s: float,
-                    reason: str, log_path: str | None, details: dict[str, Any]) -> None:
+                    reason: str, log_path: str | None, details: dict[str, Any]) -> Evaluation:
     """Finish an evaluation's row: the one way the engine and `clade eval` both record.
 
     Tokens and cost are what the gateway accounted to the evaluation (its
-    LLMCall rows, written when the calls were answered), never the agent's
-    own summary.json: that file is the agent's claim, not an account.
+    LLMCall rows, written when the calls were answered, summed by the
+    repository), never the agent's own summary.json: that file is the
+    agent's claim, not an account.
     """
-    calls = repo.llm_calls(evaluation_id=evaluation_id)
-    repo.finish_evaluation(
-        evaluation_id, outcome, duration_s=duration_s, reason=reason, log_path=log_path, details=details,
-        prompt_tokens=sum(c.prompt_tokens for c in calls), completion_tokens=sum(c.completion_tokens for c in calls),
-        cost_usd=sum(c.cost_usd for c in calls),
-    )
+    return repo.finish_evaluation(evaluation_id, outcome, duration_s=duration_s, reason=reason, log_path=log_path,
+                                  details=details)
 
 
 def evaluate_tasks(

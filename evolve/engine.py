@@ -31,7 +31,7 @@ import numpy as np
 from archive import Archive
 from archive.errors import PatchDoesNotApply
 from archive.lease import DriverLease, LeaseLost
-from archive.models import Evaluation, Node, NodeStatus, Outcome, RunStatus
+from archive.models import Evaluation, Node, NodeStatus, Outcome, Run, RunStatus
 from evaluator.agents import write_agent_code
 from evaluator.contract import ModelAccess
 from evaluator.scoring import record_finished
@@ -140,17 +140,9 @@ class RunEngine:
             if self.executor.runs_here:  # remote workers reap their own machines
                 reap_orphans(get_client())  # sandboxes of a process that died driving this run
             self._redo_pending()
-            stop = False
-            while True:
-                if self.lease is not None:
-                    self.lease.check()
-                status = self.repo.get_run(self.run_id).status
-                stop = stop or status in STOP_REQUESTS or self._budget_spent(started)
-                if not stop:
-                    self._fill_slots()
-                if not self.in_flight:
-                    break
-                self._record_some()
+            stop, under_way = False, True
+            while under_way:
+                stop, under_way = self._pass(started, stop)
             final = self.repo.get_run(self.run_id).status
             if final in STOP_REQUESTS:
                 self._event(f"run_{final.value}")
@@ -167,6 +159,20 @@ class RunEngine:
         finally:
             self.close()
 
+    def _pass(self, started: float, stop: bool) -> tuple[bool, bool]:
+        """Once round the loop: still this run's driver, told to stop or out of budget?
+        If not, fill the free slots; then record what came back. Returns (stop, work under way)."""
+        if self.lease is not None:
+            self.lease.check()
+        run = self.repo.get_run(self.run_id)  # one read a pass: only this driver starts evaluations
+        stop = stop or run.status in STOP_REQUESTS or self._budget_spent(run, started)
+        if not stop:
+            self._fill_slots(run.evaluations_count)
+        if not self.in_flight:
+            return stop, False
+        self._record_some()
+        return stop, True
+
     def _interrupted(self, exc: BaseException) -> None:
         """Mark the run resumable and say why; a database that fails here too leaves
         it `running` with its work pending, which resume handles the same way."""
@@ -181,9 +187,8 @@ class RunEngine:
         """The evaluations the budget counts: the root's stay outside it where the policy says so."""
         return evaluations_count - (0 if self.policy.charges_root else int(self.state.n_tried[0]))
 
-    def _budget_spent(self, started: float) -> bool:
+    def _budget_spent(self, run: Run, started: float) -> bool:
         budget = self.config.budget
-        run = self.repo.get_run(self.run_id)
         if self._charged(run.evaluations_count) >= budget.task_evaluations:
             return True
         if budget.wall_seconds is not None and time.monotonic() - started >= budget.wall_seconds:
@@ -192,10 +197,9 @@ class RunEngine:
             return True
         return budget.usd is not None and run.cost_usd >= budget.usd
 
-    def _fill_slots(self) -> None:
-        # One read of the count: only this driver starts evaluations, so it counts the rest itself.
-        budget = Budget(self.config.budget.task_evaluations,
-                        self._charged(self.repo.get_run(self.run_id).evaluations_count), self.config.workers)
+    def _fill_slots(self, evaluations_count: int) -> None:
+        # The count as the pass read it: only this driver starts evaluations, so it counts the rest itself.
+        budget = Budget(self.config.budget.task_evaluations, self._charged(evaluations_count), self.config.workers)
         while len(self.in_flight) < self.config.workers and budget.spent < budget.total:
             action = self.policy.next_action(self.state, self.rng, budget)
             if isinstance(action, Expand) and not self._may_expand():
@@ -320,15 +324,14 @@ class RunEngine:
                                            "reason": result.reason, "seconds": round(result.duration_s, 1)})
 
     def _record_evaluation(self, evaluation_id: int, result: EvaluateResult | None, error: BaseException | None) -> None:
-        evaluation = self.repo.get_evaluation(evaluation_id)
         if result is None:
             result = EvaluateResult(evaluation_id, Outcome.ERROR,
                                     f"the evaluation crashed: {type(error).__name__}: {error}")
         folder = self._write_logs(f"evaluation-{evaluation_id}", result.logs)
         journal.write(folder, result)  # before anything is recorded
         self.gateway.flush()
-        record_finished(self.repo, evaluation_id, result.outcome, duration_s=result.duration_s, reason=result.reason,
-                        log_path=str(folder), details=result.details)
+        evaluation = record_finished(self.repo, evaluation_id, result.outcome, duration_s=result.duration_s,
+                                     reason=result.reason, log_path=str(folder), details=result.details)
         if evaluation.task_id in self.tasks:
             self.state.record(evaluation.node_id, evaluation.task_id, bool(resolved(result.outcome)))
             self.beliefs.update(evaluation.node_id)

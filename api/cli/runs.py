@@ -145,6 +145,7 @@ def status(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JS
     tree = repo.tree(run_id)
     data["valid_nodes"] = sum(1 for n in tree.values() if n.status == "valid")
     data["evaluations_by_outcome"] = repo.outcome_counts(run_id=run_id)
+    data["search"] = repo.search_conventions(run_id)
     if as_json:
         print_json(data)
         return
@@ -160,6 +161,9 @@ def status(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JS
         console.print(f"tampered: {by_outcome['tampered']} grade(s) refused, the code under test forged them "
                       "(failures; see `clade node show NODE`)", markup=False)
     console.print(f"best node: {data['best_node_id'] or '-'}", markup=False)
+    if data["search"]:
+        rules = "; ".join(f"{key}: {value}" for key, value in data["search"]["conventions"].items())
+        console.print(f"searched with {data['search']['policy']} ({rules})", markup=False)
 
 
 def _drive(run_id: int, detach: bool, as_json: bool) -> None:

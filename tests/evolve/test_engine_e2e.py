@@ -15,6 +15,7 @@ from archive.export import MANIFEST_NAME, export_node
 from evaluator.contract import AgentLimits, ModelAccess
 from evaluator.task_run import EvalOptions
 from evolve.evaluation import EvaluateUnit, run_evaluation
+from evolve.policies import make_policy
 from evolve.runs import create_run, drive
 from evolve.units import pack_code
 from llm.config import BackendConfig, GatewayConfig
@@ -74,7 +75,15 @@ def test_a_run_grows_validates_evaluates_and_exports(
     with tarfile.open(out) as tar:
         tar.extractall(unpacked, filter="data")
     assert CAREFUL in (unpacked / "agent" / "prompts.py").read_text()
-    assert json.loads((unpacked / MANIFEST_NAME).read_text())["node"]["id"] == final.best_node_id
+    manifest = json.loads((unpacked / MANIFEST_NAME).read_text())
+    assert manifest["node"]["id"] == final.best_node_id
+    # What the result is: the model, the whole config, the search's conventions, the node's own results.
+    assert manifest["run"]["models"] == ["hosted_vllm/scripted"] and manifest["run"]["config"] == run.config
+    conventions = make_policy(config.policy.name, **config.policy.params).conventions()
+    assert manifest["run"]["search"] == {"policy": "hgm", "conventions": json.loads(json.dumps(conventions))}
+    best_rows = [e for e in evaluations if e.node_id == final.best_node_id]
+    assert sorted((r["task_id"], r["outcome"]) for r in manifest["results"]) == sorted(
+        (e.task_id, e.outcome.value) for e in best_rows)
     socket_dir = Path(tmp_path / "gw")
     socket_dir.mkdir()
     socket_dir.chmod(0o755)

@@ -10,6 +10,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import text
 
 from archive import Archive, RunStatus
@@ -19,9 +20,13 @@ from tests.evolve.test_resume import wait_for_event
 
 
 def _engine(archive: Archive, run_id: int, **env: str) -> subprocess.Popen:
+    # SIGINT back to its default in the child: a shell that runs pytest in the background
+    # (make's `&`) ignores it, Python then installs no Ctrl-C handler, and the engine would
+    # never see the signal its test sends.
     return subprocess.Popen([sys.executable, "-m", "evolve.runs", str(run_id)],
                             env={**os.environ, "CLADE_HOME": str(archive.home.root), **env},
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
 def _finishes_on_resume(archive: Archive, run_id: int, evaluations: int) -> None:
@@ -86,6 +91,7 @@ def test_a_database_error_interrupts_the_run_and_resume_completes_it(archive: Ar
     assert len({(e.node_id, e.task_id) for e in rows}) == len(rows)
 
 
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the lease itself: tests/archive/test_lease.py
 def test_two_resumes_at_once_leave_one_driver(archive: Archive, sandbox_image: str, scripted_world) -> None:
     run = create_run(archive, engine_config(scripted_world, budget__task_evaluations=4, budget__expansions=1))
     clade = str(Path(sys.executable).with_name("clade"))

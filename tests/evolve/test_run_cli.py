@@ -56,6 +56,10 @@ def test_start_confirm_and_export_best(archive: Archive, sandbox_image: str, scr
     assert exported.returncode == 0 and f"exported node {run['best_node_id']}" in exported.stdout
     status = json.loads(clade("run", "status", str(run["id"]), "--json").stdout)
     assert status["best_node_id"] == run["best_node_id"] and status["engine_alive"] is False
+    assert status["driver"] is None
+    assert status["search"]["policy"] == "hgm" and status["search"]["conventions"]["invalid_children"] == "evaluate"
+    said = clade("run", "status", str(run["id"])).stdout
+    assert "searched with hgm (" in said and "invalid_children: evaluate" in said
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
