@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from sqlalchemy.orm import Session
 
 from archive.db import Database
@@ -304,17 +304,36 @@ class ArchiveRepository:
 
     def record_llm_calls_once(self, rows: Sequence[dict[str, Any]]) -> int:
         """Record the calls (fields of `record_llm_call`, each with its `key`) whose key the
-        archive does not hold yet, in one transaction; returns how many were new. A spool
-        replayed after a kill holds rows already written: they are skipped, not counted twice."""
+        archive does not hold yet, in one transaction: one INSERT for all of them and one
+        UPDATE of each run's counters; returns how many were new. The gateway's writer
+        hands over whatever queued up at once, and a spool replayed after a kill holds rows
+        already written: those are skipped, not counted twice."""
         if not rows:
             return 0
-        keys = [row["key"] for row in rows]
         with self.db.session() as s:
-            held = set(s.scalars(select(LLMCall.call_key).where(LLMCall.call_key.in_(keys))))
-            new = [row for row in rows if row["key"] not in held]
+            db = s.connection()  # Core statements: the gateway's writer must not cost the ORM's time per row
+            calls = LLMCall.__table__
+            held = set(db.execute(select(calls.c.call_key).where(calls.c.call_key.in_([r["key"] for r in rows])))
+                       .scalars())
+            new = [{**{k: v for k, v in row.items() if k != "key"}, "call_key": row["key"]}
+                   for row in rows if row["key"] not in held]
+            if not new:
+                return 0
+            now = utcnow()
+            db.execute(insert(calls), [{"created_at": now, **row} for row in new])
+            spent: dict[int, list[float]] = {}
             for row in new:
-                fields = {k: v for k, v in row.items() if k != "key"}
-                _insert_call(s, {**fields, "call_key": row["key"]})
+                if row.get("run_id") is not None:
+                    total = spent.setdefault(row["run_id"], [0, 0, 0, 0.0])
+                    total[0] += 1
+                    total[1] += row.get("prompt_tokens") or 0
+                    total[2] += row.get("completion_tokens") or 0
+                    total[3] += row.get("cost_usd") or 0.0
+            runs = Run.__table__
+            for run_id, (count, prompt, completion, cost) in spent.items():
+                db.execute(update(runs).where(runs.c.id == run_id).values(
+                    llm_calls_count=runs.c.llm_calls_count + int(count), prompt_tokens=runs.c.prompt_tokens + int(prompt),
+                    completion_tokens=runs.c.completion_tokens + int(completion), cost_usd=runs.c.cost_usd + cost))
             return len(new)
 
     def llm_calls(

@@ -53,6 +53,7 @@ class CallRecord:
 
 
 _STOP = object()
+MAX_BATCH = 256  # rows written in one transaction at most
 
 
 class CallRecorder:
@@ -123,17 +124,29 @@ class CallRecorder:
                 self.spool.write_text("", encoding="utf-8")
 
     def _run(self) -> None:
+        """Write what queued up, many rows to a transaction when calls come fast."""
         assert self.repo is not None
         while True:
-            item = self._queue.get()
-            if item is _STOP:
+            batch = [self._queue.get()]
+            while len(batch) < MAX_BATCH:
+                try:
+                    batch.append(self._queue.get_nowait())
+                except queue.Empty:
+                    break
+            rows = [item for item in batch if isinstance(item, CallRecord)]
+            if rows:
+                self._write(rows)
+            for item in batch:
+                if isinstance(item, threading.Event):  # a flush: every row queued before it is written
+                    item.set()
+            if any(item is _STOP for item in batch):
                 return
-            if isinstance(item, threading.Event):
-                item.set()
-                continue
-            try:
-                self.repo.record_llm_calls_once([item.as_kwargs()])
-            except Exception:  # the gateway keeps serving; the spool keeps the row for the next driver
-                self.failures += 1
-                log.exception("could not record a model call in the archive (run %s): %s", item.run_id,
-                              "the spool keeps it for the next driver" if self.spool else "the row is lost")
+
+    def _write(self, rows: list[CallRecord]) -> None:
+        assert self.repo is not None
+        try:
+            self.repo.record_llm_calls_once([row.as_kwargs() for row in rows])
+        except Exception:  # the gateway keeps serving; the spool keeps the rows for the next driver
+            self.failures += len(rows)
+            log.exception("could not record %d model call(s) in the archive (run %s): %s", len(rows), rows[0].run_id,
+                          "the spool keeps them for the next driver" if self.spool else "the rows are lost")

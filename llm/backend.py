@@ -1,4 +1,5 @@
-"""Forwarding one chat request to a backend through litellm.
+"""Forwarding one chat request to a backend: through litellm, or directly to an
+OpenAI-compatible server (llm.direct).
 
 litellm speaks every provider (a local vLLM server as `hosted_vllm/NAME`,
 OpenAI, Anthropic, OpenRouter, Ollama...). This module adds what the
@@ -36,6 +37,7 @@ import litellm  # noqa: E402
 
 from llm.budget import Usage  # noqa: E402
 from llm.config import BackendConfig  # noqa: E402
+from llm.direct import BackendFailure, DirectClient, direct_model  # noqa: E402
 
 litellm.suppress_debug_info = True
 litellm.disable_hf_tokenizer_download = True  # offline: count tokens with the bundled tokenizer
@@ -130,10 +132,18 @@ class Backend:
         self.config = config
         self.input_price, self.output_price = _prices(config)
         self._slots: asyncio.Semaphore | None = None  # made on the gateway's loop
+        model = direct_model(config)  # an OpenAI-compatible server: no litellm on the way (llm.direct)
+        self.direct = DirectClient(config, model) if model is not None else None
 
     def reset(self) -> None:
         """Forget loop-bound state (the gateway is starting on a new event loop)."""
         self._slots = None
+        if self.direct is not None:
+            self.direct.reset()
+
+    async def close(self) -> None:
+        if self.direct is not None:
+            await self.direct.close()
 
     @property
     def slots(self) -> asyncio.Semaphore:
@@ -177,14 +187,20 @@ class Backend:
     async def complete(self, body: dict[str, Any]) -> Completion:
         """Forward, retrying what may pass on a second try; raise GatewayError."""
         cfg = self.config
-        kwargs = self.arguments(body)
+        if self.direct is not None:
+            forwarded = {k: v for k, v in body.items() if k not in GATEWAY_KEYS}
+        else:
+            kwargs = self.arguments(body)
         attempt = 0
         while True:
             attempt += 1
             try:
                 async with self.slots:
-                    response = await litellm.acompletion(**kwargs)
-                return self._completion(response, attempt)
+                    if self.direct is not None:
+                        answer = await self.direct.complete(forwarded)
+                    else:
+                        answer = (await litellm.acompletion(**kwargs)).model_dump()
+                return self._completion(answer, attempt)
             except Exception as exc:  # noqa: BLE001 - every failure becomes a GatewayError
                 retryable, error = classify(exc, cfg)
                 if not retryable or attempt > cfg.max_retries:
@@ -198,8 +214,8 @@ class Backend:
                 log.warning("backend %s: %s; retry %d in %.2fs", cfg.name, error, attempt, delay)
                 await asyncio.sleep(delay)
 
-    def _completion(self, response: Any, attempts: int) -> Completion:
-        body = clean_response(response.model_dump())
+    def _completion(self, answer: dict[str, Any], attempts: int) -> Completion:
+        body = clean_response(answer)
         if not body.get("choices"):
             raise GatewayError(
                 502, f"backend {self.config.name!r} answered a chat completion with no choices", code="backend_error"
@@ -310,50 +326,70 @@ def scrub(text: str, cfg: BackendConfig) -> str:
     return _HOST_PORT.sub(HIDDEN, text)
 
 
+def _litellm_kind(exc: Exception, message: str) -> str:
+    """litellm's exception classes as failure kinds. Order matters: they inherit from
+    each other (a timeout is a connection error, a context-window error is a bad request)."""
+    status = getattr(exc, "status_code", None)
+    lowered = message.lower()
+    checks = (
+        (isinstance(exc, litellm.ContextWindowExceededError), "context"),
+        (isinstance(exc, litellm.Timeout), "timeout"),
+        (isinstance(exc, litellm.RateLimitError), "rate_limit"),
+        (isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)) or status in (401, 403), "auth"),
+        (isinstance(exc, litellm.NotFoundError) or status == 404, "not_found"),
+        (isinstance(exc, (litellm.BadRequestError, litellm.UnprocessableEntityError)) or status in (400, 422),
+         "bad_request"),
+        (isinstance(exc, litellm.APIConnectionError) or "cannot connect" in lowered or "connection refused" in lowered,
+         "unreachable"),
+        ("json" in lowered or "choices" in lowered, "garbage"),
+    )
+    return next((kind for matched, kind in checks if matched), "other")
+
+
 def classify(exc: Exception, cfg: BackendConfig) -> tuple[bool, GatewayError]:
-    """(retry it?, the error for the caller). Order matters: litellm's
-    classes inherit from each other (a timeout is a connection error, a
-    context-window error is a bad request). The caller's message names the
+    """(retry it?, the error for the caller). The caller's message names the
     backend by its gateway name only, never its URL, host or key."""
     if isinstance(exc, GatewayError):  # an answer we could not use (no choices): retry it
         return True, exc
+    if isinstance(exc, BackendFailure):
+        kind, message = exc.kind, scrub(exc.message, cfg)
+    else:
+        message = scrub(backend_message(exc), cfg)
+        kind = _litellm_kind(exc, message)
     where = f"backend {cfg.name!r}"
-    message = scrub(backend_message(exc), cfg)
-    status = getattr(exc, "status_code", None)
-    if isinstance(exc, litellm.ContextWindowExceededError):
+    if kind == "context":
         return False, GatewayError(
             400,
             f"the prompt does not fit the model's context window: {message} — shorten the conversation",
             "invalid_request_error",
             "context_length_exceeded",
         )
-    if isinstance(exc, litellm.Timeout):
+    if kind == "timeout":
         return True, GatewayError(504, f"{where} did not answer within {cfg.timeout_s:g} s", code="backend_timeout")
-    if isinstance(exc, litellm.RateLimitError):
+    if kind == "rate_limit":
         return True, GatewayError(
             429, f"{where} is rate-limiting: {message}", "rate_limit_error", "rate_limit_exceeded"
         )
-    if isinstance(exc, (litellm.AuthenticationError, litellm.PermissionDeniedError)) or status in (401, 403):
+    if kind == "auth":
         fix = f"set {cfg.api_key_env} in the gateway's environment" if cfg.api_key_env else "set api_key_env"
         return False, GatewayError(
             502, f"{where} refused the gateway's credentials ({message}): {fix}", code="backend_auth_error"
         )
-    if isinstance(exc, litellm.NotFoundError) or status == 404:
+    if kind == "not_found":
         return False, GatewayError(
             502,
             f"{where} does not serve this model ({message}): check the backend's model string",
             code="backend_error",
         )
-    if isinstance(exc, (litellm.BadRequestError, litellm.UnprocessableEntityError)) or status in (400, 422):
+    if kind == "bad_request":
         return False, GatewayError(400, f"{where} rejected the request: {message}", "invalid_request_error")
-    lowered = message.lower()
-    if isinstance(exc, litellm.APIConnectionError) or "cannot connect" in lowered or "connection refused" in lowered:
+    if kind == "unreachable":
         return True, GatewayError(
             503,
             f"cannot reach {where}: {message} — is the model server running? (`clade llm status`)",
             code="backend_unavailable",
         )
-    if "json" in lowered or "choices" in lowered:
+    if kind == "garbage":
         return True, GatewayError(502, f"{where} answered with something that is not a chat completion: {message}",
                                   code="backend_error")  # fmt: skip
     return True, GatewayError(502, f"{where} failed: {message}", code="backend_error")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -60,6 +61,11 @@ class BackendConfig(BaseModel):
     input_cost_per_token: float | None = Field(default=None, ge=0, description="USD; default: litellm's price map")
     output_cost_per_token: float | None = Field(default=None, ge=0)
     litellm_kwargs: dict[str, object] = Field(default_factory=dict, description="extra arguments to acompletion")
+    transport: Literal["auto", "litellm"] = Field(
+        default="auto",
+        description="auto: an OpenAI-compatible server (hosted_vllm/..., openai/... with api_base) is called "
+        "directly, without litellm's per-call work (llm.direct); litellm: always through litellm",
+    )
 
     def api_key(self) -> str | None:
         """The key, read from the gateway's environment at call time."""

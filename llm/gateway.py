@@ -250,6 +250,8 @@ class Gateway:
         try:
             await self._server.serve(sockets=self._sockets)
         finally:
+            for backend in self.backends.values():
+                await backend.close()
             await stop_litellm_worker()
 
     def stop(self) -> None:

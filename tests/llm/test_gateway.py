@@ -68,7 +68,8 @@ def test_unknown_missing_and_revoked_tokens_are_refused(gateway_factory: Gateway
         assert len(server.chat_requests) == 1  # refused calls never reach the model
 
 
-def test_tool_calls_pass_through_unchanged(gateway_factory: GatewayFactory) -> None:
+@pytest.mark.parametrize("transport", ["auto", "litellm"])
+def test_tool_calls_pass_through_unchanged(gateway_factory: GatewayFactory, transport: str) -> None:
     tools = [
         {
             "type": "function",
@@ -97,15 +98,17 @@ def test_tool_calls_pass_through_unchanged(gateway_factory: GatewayFactory) -> N
     ]
     replies = [Reply.tool_call("bash", {"command": "pytest -q"}), Reply.malformed_tool_call("bash", '{"command": "ls')]
     with ScriptedServer(replies) as server:
-        gateway = gateway_factory(scripted_backend(server))
+        gateway = gateway_factory(scripted_backend(server, transport=transport))
         with caller(gateway, gateway.issue_token(purpose="t")) as client:
             body = {"model": "m", "messages": messages, "tools": tools, "tool_choice": "auto", "temperature": 0.0}
             first = client.post("/chat/completions", json=body).json()["choices"][0]
             second = client.post("/chat/completions", json=body).json()["choices"][0]
     sent = server.chat_requests[0]
     assert sent["tools"] == tools and sent["tool_choice"] == "auto"
-    # litellm leaves out a null "content" (the same thing in OpenAI's format); nothing else changes.
-    assert sent["messages"] == [{k: v for k, v in m.items() if v is not None} for m in messages]
+    if transport == "auto":  # an OpenAI-compatible server gets the messages as they came (llm.direct)
+        assert sent["messages"] == messages
+    else:  # litellm leaves out a null "content" (the same thing in OpenAI's format); nothing else changes
+        assert sent["messages"] == [{k: v for k, v in m.items() if v is not None} for m in messages]
     assert first["finish_reason"] == "tool_calls"
     assert json.loads(first["message"]["tool_calls"][0]["function"]["arguments"]) == {"command": "pytest -q"}
     assert second["message"]["tool_calls"][0]["function"]["arguments"] == '{"command": "ls'  # verbatim
