@@ -29,11 +29,15 @@ def _engine(archive: Archive, run_id: int, **env: str) -> subprocess.Popen:
                             preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
 
 
-def _finishes_on_resume(archive: Archive, run_id: int, evaluations: int) -> None:
-    assert drive(archive, run_id) == RunStatus.FINISHED
+def _each_evaluation_once(archive: Archive, run_id: int, evaluations: int) -> None:
     rows = archive.repo.run_evaluations(run_id)
     assert len(rows) == evaluations and all(e.outcome is not None for e in rows)
     assert len({(e.node_id, e.task_id) for e in rows}) == len(rows)  # nothing ran twice
+
+
+def _finishes_on_resume(archive: Archive, run_id: int, evaluations: int) -> None:
+    assert drive(archive, run_id) == RunStatus.FINISHED
+    _each_evaluation_once(archive, run_id, evaluations)
     kinds = [e.kind for e in archive.repo.events_since(run_id, limit=10_000)]
     assert "run_interrupted" in kinds and "run_resumed" in kinds and kinds[-1] == "run_finished"
 
@@ -86,9 +90,7 @@ def test_a_database_error_interrupts_the_run_and_resume_completes_it(archive: Ar
     assert archive.repo.get_run(run.id).status == RunStatus.INTERRUPTED, stderr[-2000:]
     assert "no such table: events" in stderr or 'relation "events" does not exist' in stderr  # its own words
     assert drive(archive, run.id) == RunStatus.FINISHED
-    rows = archive.repo.run_evaluations(run.id)
-    assert len(rows) == 6 and all(e.outcome is not None for e in rows)
-    assert len({(e.node_id, e.task_id) for e in rows}) == len(rows)
+    _each_evaluation_once(archive, run.id, 6)
 
 
 @pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)  # the lease itself: tests/archive/test_lease.py
@@ -105,6 +107,5 @@ def test_two_resumes_at_once_leave_one_driver(archive: Archive, sandbox_image: s
     [line] = [line for line in refused.splitlines() if line.strip()]  # one line, no traceback
     assert f"run {run.id} is being driven by" in line and f"clade run pause {run.id}" in line
     assert archive.repo.get_run(run.id).status == RunStatus.FINISHED
-    rows = archive.repo.run_evaluations(run.id)
-    assert len(rows) == 4 and len({(e.node_id, e.task_id) for e in rows}) == 4  # nothing ran twice
+    _each_evaluation_once(archive, run.id, 4)
     assert sum(e.kind in ("run_started", "run_resumed") for e in archive.repo.events_since(run.id, limit=1000)) == 1
