@@ -253,3 +253,47 @@ def test_dgm_preset_works_in_generations() -> None:
     state.record(2, "t0", True)
     state.record(2, "t1", False)
     assert isinstance(dgm.next_action(state, rng, budget), Expand)
+
+
+def _sica_base(results: list[list[int]]) -> int:
+    """SICA's `select_base_agent` (runner.py) over iterations 0..n-1 with their per-problem
+    scores: the best mean (first on ties, pandas' idxmax), its lower bound mean - 1.96 * sd / sqrt(n)
+    with pandas' sample sd (ddof 1; NaN for one score), then from the latest iteration back to
+    the best, the first whose mean clears the bound, else the best."""
+    means = [sum(r) / len(r) for r in results]
+    best = max(range(len(results)), key=lambda i: (means[i], -i))
+    n = len(results[best])
+    sd = float(np.std(results[best], ddof=1)) if n > 1 else math.nan
+    lower = means[best] - 1.96 * sd / math.sqrt(n)
+    for i in range(len(results) - 1, -1, -1):
+        if means[i] >= lower:  # False against NaN
+            return i
+        if i <= best:
+            return best
+    return 0
+
+
+def test_sica_preset_picks_sica_s_base_agent() -> None:
+    """SICA's rule is deterministic: the same base on every tree, including trees where the
+    sample sd and the binomial one disagree (and a best with a single score)."""
+    rng = np.random.default_rng(11)
+    sica = make_policy("sica", eval_tasks=1)  # every node below has run its one staged task: choose a base
+    trees = [[[1] * 7 + [0] * 3, [1] * 4 + [0] * 6],
+             [[1]], [[1], [0]], [[0, 1], [1, 1], [0, 0]]]
+    trees += [[list(rng.integers(0, 2, int(rng.integers(1, 12)))) for _ in range(int(rng.integers(1, 8)))]
+              for _ in range(300)]
+    differs = 0
+    for results in trees:
+        state = TreeState([f"t{i}" for i in range(12)])
+        for i, scores in enumerate(results):
+            state.add_node(i, None if i == 0 else i - 1)
+            for t, score in enumerate(scores):
+                state.record(i, f"t{t}", bool(score))
+        expected = _sica_base(results)
+        assert sica.next_action(state, rng, Budget(1000)) == Expand(expected), results
+        means = [sum(r) / len(r) for r in results]
+        best = int(np.argmax(means))
+        n = len(results[best])
+        binomial_lower = means[best] - 1.96 * math.sqrt(means[best] * (1 - means[best]) / n)
+        differs += max(i for i, m in enumerate(means) if m >= binomial_lower) != expected
+    assert differs > 0  # the binomial sd (Clade's earlier rule) picks another base on some of these trees
