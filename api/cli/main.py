@@ -2,7 +2,8 @@
 
 Every user-facing error (a `CladeError` from any room) ends as one line on
 stderr that names the problem and the fix, with exit status 2, instead of a
-traceback.
+traceback; so does every usage error (an unknown command, a missing
+argument), whichever copy of click raised it.
 """
 
 from __future__ import annotations
@@ -68,12 +69,10 @@ def main() -> None:
         typer.echo("aborted", err=True)
         sys.exit(1)
     except Exception as exc:  # click usage errors and the like
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+        if not errors.is_click_error(exc):
+            raise
+        errors.report_usage(exc)
+        sys.exit(exc.exit_code)  # type: ignore[attr-defined]
 
 
 if __name__ == "__main__":

@@ -155,3 +155,18 @@ def test_patch_that_does_not_apply(populated, tmp_path: Path, clade_home: CladeH
     added = clade("node", "add", str(root.id), "--patch", str(good), "--summary", "annotate")
     assert added.returncode == 0, added.stderr
     assert json.loads(clade("run", "list", "--json").stdout)[0]["nodes"] == 3
+
+
+@pytest.mark.parametrize("args, needles", [
+    (("run", "tre", "1"), ("No such command 'tre'", "Did you mean 'tree'?", "clade run --help")),
+    (("run", "tree", "abc"), ("Invalid value for 'run_id'", "clade run tree --help")),
+    (("run", "status"), ("Missing argument 'run_id'", "clade run status --help")),
+    (("export", "1", "--best"), ("Missing option '-o' / '--output'", "clade export --help")),
+    (("node", "show"), ("Missing argument", "clade node show --help")),
+    (("eval", "--workers", "many"), ("Invalid value for '--workers'", "clade eval --help")),
+    (("nosuch",), ("No such command 'nosuch'", "clade --help")),
+], ids=["unknown-subcommand", "bad-integer", "missing-argument", "missing-option", "node-show-bare",
+        "bad-option-value", "unknown-command"])
+def test_usage_mistakes_get_one_line_and_exit_2(clade_home: CladeHome, args: tuple[str, ...],
+                                                needles: tuple[str, ...]) -> None:
+    assert_user_error(clade(*args), *needles)
