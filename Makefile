@@ -11,7 +11,7 @@ SYSTEM_STAMP := $(VENV)/.system-packages
 # Chromium and its driver for the browser test of the web UI.
 SYSTEM_PACKAGES := git postgresql debootstrap chromium chromium-driver fonts-dejavu-core
 
-.PHONY: install images test demo clean
+.PHONY: install images test demo clean lock
 
 install: $(STAMP) install-vllm
 
@@ -27,11 +27,23 @@ $(SYSTEM_STAMP):
 	fi
 	@touch $@
 
-$(STAMP): pyproject.toml $(SYSTEM_STAMP)
+# Every Python package at the version the tests passed with (requirements.lock,
+# resolved by uv from pyproject.toml); Clade itself on top, editable.
+LOCK := requirements.lock
+
+$(STAMP): pyproject.toml $(LOCK) $(SYSTEM_STAMP)
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
-	$(BIN)/pip install -q -e '.[test,ray]'
+	$(BIN)/pip install -q -r $(LOCK)
+	$(BIN)/pip install -q --no-deps -e .
 	@touch $@
+
+# After changing pyproject.toml's dependencies, or to take newer releases:
+# `make lock` (needs PyPI), then `make test`, then commit requirements.lock.
+lock: $(STAMP)
+	$(BIN)/pip install -q uv
+	$(BIN)/uv pip compile pyproject.toml --extra test --extra ray --python-version 3.11 \
+		--python-platform x86_64-manylinux_2_28 --upgrade -o $(LOCK)
 
 # The sandbox image and the Polyglot toolchain image (Go, Rust, C++), each
 # built offline once and cached by the hash of its recipe.
