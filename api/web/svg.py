@@ -27,6 +27,9 @@ MAX_WIDTH = 4000.0
 TAMPERED_COLOUR = "#8250df"  # its own colour: not a score, not an error (app.css .outcome-tampered)
 
 
+MIN_HIT_R = 9.0  # px: the smallest clickable radius of a node
+
+
 def score_colour(score: float | None) -> str:
     if score is None:
         return "#c9ced6"
@@ -102,6 +105,9 @@ def tree_svg(tree: TreeColumns, *, building: set[int] = frozenset(), evaluating:
         caught = f" · {tampered} tampered (grade refused)" if tampered else ""
         title = escape(f"node {node_id} · {status} · own {resolved}/{total}{caught} · clade {clade}")
         out.append(f'<a href="/nodes/{node_id}" class="{" ".join(classes)}" data-id="{node_id}">')
+        # Every node takes a click within MIN_HIT_R of its centre, however small it is drawn.
+        out.append(f'<circle class="hit" cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{max(r, MIN_HIT_R):.1f}" '
+                   'fill="transparent" pointer-events="all"/>')
         if tampered:
             out.append(f'<circle class="tamper-ring" cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{r + 2.5:.1f}" '
                        f'fill="none" stroke="{TAMPERED_COLOUR}"/>')

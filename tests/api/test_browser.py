@@ -98,6 +98,10 @@ def test_browse_a_run_click_a_node_read_its_diff_and_export(serve_app, archive: 
     time.sleep(2.0)  # let the debounced redraw land before the picture
     assert browser.find_elements(By.CSS_SELECTOR, f'#tree a.node.evaluating[data-id="{target}"]')
     screenshot(browser, artifacts, "06-run-live-marks")
+    # A node with no code yet has nothing to export: its panel shows no Export button.
+    browser.find_element(By.CSS_SELECTOR, f'#tree a.node[data-id="{live["building"]}"]').click()
+    wait.until(lambda d: d.find_element(By.ID, "panel-title").text == f"Node {live['building']}")
+    assert not browser.find_element(By.ID, "panel-export").is_displayed()
 
 
 def test_start_a_run_from_the_runs_page_shows_field_errors(serve_app, archive: Archive, browser,
