@@ -6,6 +6,8 @@ its budget with every node and evaluation recorded and explained."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from archive import Archive, NodeStatus, RunStatus
@@ -41,6 +43,10 @@ def test_a_small_run_with_the_real_local_model(archive: Archive, sandbox_image: 
     assert all(n.status in {NodeStatus.VALID, NodeStatus.INVALID} for n in nodes)
     child = nodes[1]
     assert child.entry_task and (child.status == NodeStatus.VALID or child.failure_reason)
+    # The diagnosis asked vLLM for the proposal's schema: its first answer is JSON-shaped even from
+    # a 135M model (it may still be cut short by diagnosis_max_tokens, and then fail to parse).
+    answers = json.loads((archive.home.logs_dir(run.id) / f"node-{child.id}" / "diagnosis_answers.json").read_text())
+    assert answers and answers[0]["answer"].lstrip().startswith("{"), answers[0]["answer"][:300]
     assert all(e.outcome is not None and e.reason for e in evaluations)
     calls = archive.repo.llm_calls(run_id=run.id)
     assert {"diagnosis", "solve"} <= {c.purpose for c in calls}
