@@ -40,6 +40,7 @@ from llm.config import BackendConfig  # noqa: E402
 from llm.direct import BackendFailure, DirectClient, direct_model  # noqa: E402
 
 litellm.suppress_debug_info = True
+logging.getLogger("LiteLLM").setLevel(logging.WARNING)  # one INFO line per call would flood the engine log
 litellm.disable_hf_tokenizer_download = True  # offline: count tokens with the bundled tokenizer
 log = logging.getLogger(__name__)
 
