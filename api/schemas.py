@@ -155,7 +155,7 @@ class LogFile(BaseModel):
     bytes: int
 
 
-class EvaluationOut(BaseModel):
+class EvaluationRow(BaseModel):
     id: int
     run_id: int
     node_id: int
@@ -173,7 +173,18 @@ class EvaluationOut(BaseModel):
                     "and the grader did not use")
     created_at: str | None
     finished_at: str | None
+
+
+class EvaluationOut(EvaluationRow):
     logs: list[LogFile]
+
+
+class EvaluationPage(BaseModel):
+    run_id: int
+    total: int = Field(description="the run's evaluations (with the outcome asked for, if one was)")
+    offset: int
+    limit: int
+    evaluations: list[EvaluationRow]
 
 
 class Validation(BaseModel):

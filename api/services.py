@@ -16,7 +16,7 @@ from api.logs import evaluation_log_dir, list_logs, node_log_dir
 from api.supervisor import RunSupervisor
 from archive import Archive
 from archive.errors import CladeError
-from archive.models import Evaluation, Run
+from archive.models import Evaluation, Outcome, Run
 from archive.serialize import evaluation_dict, node_dict, run_dict
 from archive.tree import tree_columns
 
@@ -161,6 +161,16 @@ def node_page(archive: Archive, run_id: int, offset: int, limit: int) -> dict[st
         for i in range(offset, end)
     ]
     return {"run_id": run_id, "total": tree.count, "offset": offset, "limit": limit, "nodes": nodes}
+
+
+def evaluation_page(archive: Archive, run_id: int, offset: int, limit: int, outcome: str | None) -> dict[str, Any]:
+    total, rows = archive.repo.evaluations_page(run_id, offset, limit, Outcome(outcome) if outcome else None)
+    evaluations = []
+    for row in rows:
+        data = evaluation_dict(row)
+        data.pop("log_path", None)  # a server path; /api/evaluations/{id} lists the logs by name
+        evaluations.append({**data, "run_id": row.run_id})
+    return {"run_id": run_id, "total": total, "offset": offset, "limit": limit, "evaluations": evaluations}
 
 
 def event_out(event: Any) -> dict[str, Any]:

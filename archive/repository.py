@@ -75,6 +75,16 @@ class ArchiveRepository:
             )
             return list(nodes), list(evaluations)
 
+    def evaluations_page(self, run_id: int, offset: int, limit: int,
+                         outcome: Outcome | None = None) -> tuple[int, list[Evaluation]]:
+        """(how many the run has, with `outcome` if given; the `limit` of them from `offset`), oldest first."""
+        with self.db.session() as s:
+            _get(s, Run, run_id, _RUN_HINT)
+            where = [Evaluation.run_id == run_id] + ([Evaluation.outcome == outcome] if outcome else [])
+            total = int(s.scalar(select(func.count()).select_from(Evaluation).where(*where)) or 0)
+            rows = s.scalars(select(Evaluation).where(*where).order_by(Evaluation.id).offset(offset).limit(limit))
+            return total, list(rows)
+
     def run_evaluations(self, run_id: int) -> list[Evaluation]:
         with self.db.session() as s:
             return list(s.scalars(select(Evaluation).where(Evaluation.run_id == run_id).order_by(Evaluation.id)))

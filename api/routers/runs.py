@@ -14,7 +14,7 @@ from api.deps import ArchiveDep, SettingsDep, SupervisorDep
 from api.posted import PostedConfigError, PostedRunConfig, resolve_posted
 from api.routers.common import (CONFLICT, MAX_ID, NOT_FOUND, TOO_LARGE, RunId, TarGzResponse, unprocessable,
                                 unprocessable_fields)
-from api.schemas import NodePage, RunAction, RunDetail, RunSummary, Timeline, TreeOut
+from api.schemas import EvaluationPage, NodePage, OutcomeName, RunAction, RunDetail, RunSummary, Timeline, TreeOut
 from api.supervisor import Conflict
 from archive.errors import CladeError
 from archive.export import export_node
@@ -113,6 +113,18 @@ def get_nodes(
     limit: int = Query(500, ge=1, le=5000),
 ) -> Any:
     return services.node_page(archive, run_id, offset, limit)
+
+
+@router.get("/{run_id}/evaluations", response_model=EvaluationPage, responses=NOT_FOUND,
+            summary="The run's evaluations, a page at a time")
+def get_evaluations(
+    run_id: RunId,
+    archive: ArchiveDep,
+    offset: int = Query(0, ge=0, le=MAX_ID, description="index of the first evaluation (oldest first)"),
+    limit: int = Query(500, ge=1, le=5000),
+    outcome: OutcomeName | None = Query(None, description="only the evaluations with this outcome"),
+) -> Any:
+    return services.evaluation_page(archive, run_id, offset, limit, outcome)
 
 
 @router.get("/{run_id}/timeline", response_model=Timeline, responses=NOT_FOUND, summary="Score and cost over time")

@@ -15,7 +15,7 @@ import httpx
 import pytest
 
 from api.auth import COOKIE_NAME, token_path
-from archive import Archive, CladeHome, RunStatus
+from archive import Archive, CladeHome, Outcome, RunStatus
 from archive.export import MANIFEST_NAME
 from tests.api.populate import PROPOSAL, populate_run
 
@@ -227,6 +227,29 @@ def test_run_detail_node_detail_and_logs(serve_app, archive: Archive, run_ids) -
             assert refused.status_code in (404, 422), (name, refused.text)
         assert client.get(f"/api/evaluations/{evaluation_id}/log/../../api_token").status_code in (404, 422)
         assert client.get("/static/..%2f..%2fapi_token").status_code == 404
+
+
+def test_a_run_s_evaluations_a_page_at_a_time(serve_app, archive: Archive, run_ids) -> None:
+    server = serve_app()
+    stored = archive.repo.run_evaluations(run_ids["run"])
+    with server.client() as client:
+        pages, offset = [], 0
+        while True:
+            page = client.get(f"/api/runs/{run_ids['run']}/evaluations", params={"offset": offset, "limit": 3}).json()
+            assert page["total"] == len(stored) and page["limit"] == 3
+            if not page["evaluations"]:
+                break
+            pages.append(page["evaluations"])
+            offset += 3
+        rows = [row for page in pages for row in page]
+        assert [(r["id"], r["task_id"], r["outcome"]) for r in rows] == [
+            (e.id, e.task_id, e.outcome.value if e.outcome else None) for e in stored]
+        assert all("log_path" not in r and r["run_id"] == run_ids["run"] for r in rows)
+        resolved = client.get(f"/api/runs/{run_ids['run']}/evaluations", params={"outcome": "resolved"}).json()
+        assert resolved["total"] == sum(e.outcome == Outcome.RESOLVED for e in stored) > 0
+        assert {r["outcome"] for r in resolved["evaluations"]} == {"resolved"}
+        assert client.get(f"/api/runs/{run_ids['run']}/evaluations", params={"outcome": "great"}).status_code == 422
+        assert client.get("/api/runs/999999/evaluations").status_code == 404
 
 
 def test_a_log_path_outside_the_run_is_never_read(serve_app, archive: Archive, run_ids) -> None:
