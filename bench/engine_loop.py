@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
 import time
@@ -37,6 +36,9 @@ from evolve.policies import Budget
 from evolve.units import EvaluateResult
 from llm.config import GatewayConfig
 from llm.gateway import Gateway
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from policy_decision import time_per_call  # noqa: E402  # the same median timer as the policy bench
 
 EVALUATIONS_PER_NODE = 5
 
@@ -99,12 +101,7 @@ def engine_for(home: Path, size: int) -> RunEngine:
 
 
 def median_ms(fn, repeats: int) -> float:  # type: ignore[no-untyped-def]
-    samples = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        samples.append(time.perf_counter() - start)
-    return 1000 * statistics.median(samples)
+    return 1000 * time_per_call(fn, repeats)
 
 
 def main() -> None:
