@@ -105,16 +105,17 @@ def tree_svg(tree: TreeColumns, *, building: set[int] = frozenset(), evaluating:
         caught = f" · {tampered} tampered (grade refused)" if tampered else ""
         title = escape(f"node {node_id} · {status} · own {resolved}/{total}{caught} · clade {clade}")
         out.append(f'<a href="/nodes/{node_id}" class="{" ".join(classes)}" data-id="{node_id}">')
-        # Every node takes a click within MIN_HIT_R of its centre, however small it is drawn.
-        out.append(f'<circle class="hit" cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{max(r, MIN_HIT_R):.1f}" '
-                   'fill="transparent" pointer-events="all"/>')
         if tampered:
             out.append(f'<circle class="tamper-ring" cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{r + 2.5:.1f}" '
                        f'fill="none" stroke="{TAMPERED_COLOUR}"/>')
-        out.append(f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{r:.1f}" fill="{fill}"/><title>{title}</title>')
+        out.append(f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{r:.1f}" fill="{fill}"/>')
         if small:
             out.append(f'<text x="{px[i]:.1f}" y="{py[i] + r + 11:.1f}">{node_id}</text>')
-        out.append("</a>")
+        # Every node takes a click within MIN_HIT_R of its centre, however small it is drawn (on top,
+        # unpainted).
+        out.append(f'<circle class="hit" cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{max(r, MIN_HIT_R):.1f}" '
+                   'fill="transparent" pointer-events="all"/>')
+        out.append(f"<title>{title}</title></a>")  # the link's own: shown wherever in it the pointer is
     out.append("</svg>")
     return "".join(out)
 
