@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import tarfile
 import textwrap
 from pathlib import Path
@@ -125,7 +126,9 @@ def instance_image(sandbox_image: str) -> str:
         tar.addfile(info, io.BytesIO(data))
         tar.add(task.source_dir, arcname="testbed")
     context.seek(0)
-    tag = "clade-test-swebench-instance:calc"
+    # One tag per pytest process: `make test` runs two side by side, and one's teardown must not
+    # remove the image under the other's tests.
+    tag = f"clade-test-swebench-instance:calc-{os.getpid()}"
     client = get_client()
     client.images.build(fileobj=context, custom_context=True, tag=tag, network_mode="none", rm=True)
     yield tag
