@@ -8,6 +8,7 @@ to pass between threads.
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Sequence
 from typing import Any
 
@@ -304,13 +305,12 @@ class ArchiveRepository:
         latency_s: float | None = None,
         error: str | None = None,
         key: str | None = None,
-    ) -> LLMCall:
+    ) -> None:
         """One row per call; the run's spend counters move in the same transaction."""
-        with self.db.session() as s:
-            return _insert_call(s, dict(model=model, run_id=run_id, node_id=node_id, evaluation_id=evaluation_id,
-                                        purpose=purpose, prompt_tokens=prompt_tokens,
-                                        completion_tokens=completion_tokens, cost_usd=cost_usd,
-                                        latency_s=latency_s, error=error, call_key=key))
+        self.record_llm_calls_once([dict(model=model, run_id=run_id, node_id=node_id, evaluation_id=evaluation_id,
+                                         purpose=purpose, prompt_tokens=prompt_tokens,
+                                         completion_tokens=completion_tokens, cost_usd=cost_usd,
+                                         latency_s=latency_s, error=error, key=key or uuid.uuid4().hex)])
 
     def record_llm_calls_once(self, rows: Sequence[dict[str, Any]]) -> int:
         """Record the calls (fields of `record_llm_call`, each with its `key`) whose key the
@@ -397,24 +397,6 @@ class ArchiveRepository:
                     .limit(limit)
                 )
             )
-
-
-def _insert_call(s: Session, fields: dict[str, Any]) -> LLMCall:
-    call = LLMCall(**fields)
-    s.add(call)
-    if call.run_id is not None:
-        s.execute(
-            update(Run)
-            .where(Run.id == call.run_id)
-            .values(
-                llm_calls_count=Run.llm_calls_count + 1,
-                prompt_tokens=Run.prompt_tokens + (call.prompt_tokens or 0),
-                completion_tokens=Run.completion_tokens + (call.completion_tokens or 0),
-                cost_usd=Run.cost_usd + (call.cost_usd or 0.0),
-            )
-        )
-    s.flush()
-    return call
 
 
 def _search_state(state: dict[str, Any] | None) -> dict[str, Any]:
