@@ -145,14 +145,16 @@ def export_best(run_id: RunId, archive: ArchiveDep) -> Any:
     if run.best_node_id is None:
         raise Conflict(f"run {run_id} has no best node yet (it is {run.status.value}): the final-agent rule "
                        "picks one when the run finishes; export a node with /api/nodes/{id}/export meanwhile")
-    return export_response(archive, run.best_node_id, "tar.gz")
+    return export_response(archive, run.best_node_id, "tar.gz", name=f"clade-run{run_id}-best-agent.tar.gz")
 
 
-def export_response(archive, node_id: int, fmt: str) -> TarGzResponse:  # type: ignore[no-untyped-def]
+def export_response(archive, node_id: int, fmt: str,  # type: ignore[no-untyped-def]
+                    name: str | None = None) -> TarGzResponse:
+    """The node's code as a download; named `clade-runN-nodeM.tar.gz` (or `.bundle`) unless `name` is given."""
     node = archive.repo.get_node(node_id)
     folder = tempfile.mkdtemp(prefix="clade-api-export-")
     suffix = "tar.gz" if fmt == "tar.gz" else "bundle"
-    name = f"clade-run{node.run_id}-node{node_id}.{suffix}"
+    name = name or f"clade-run{node.run_id}-node{node_id}.{suffix}"
     cleanup = BackgroundTask(_remove_tree, folder)
     try:
         path = export_node(archive, node_id, Path(folder) / name, fmt)  # type: ignore[arg-type]

@@ -270,7 +270,7 @@ def test_exports(serve_app, archive: Archive, run_ids, tmp_path) -> None:
     with server.client() as client:
         best = client.get(f"/api/runs/{run_ids['run']}/best/export")
         assert best.status_code == 200 and best.headers["content-type"] == "application/gzip"
-        assert f"node{run_ids['best']}.tar.gz" in best.headers["content-disposition"]
+        assert f"clade-run{run_ids['run']}-best-agent.tar.gz" in best.headers["content-disposition"]
         with tarfile.open(fileobj=io.BytesIO(best.content)) as tar:
             manifest = json.load(tar.extractfile(MANIFEST_NAME))
             prompts = tar.extractfile("agent/prompts.py").read().decode()
