@@ -57,7 +57,7 @@ images: install
 # servers and the model. The two take about as long (here, on a clean
 # clone: 33 and 37 minutes before the expansion-failure suite moved to the rest); the second's report is
 # printed after the rest's. PYTEST_ARGS runs just what it names, in one pytest.
-HEAVY_TESTS := tests/evaluator/test_redteam.py tests/evaluator/test_polyglot.py \
+HEAVY_TESTS := tests/evaluator/test_redteam.py tests/evaluator/test_polyglot.py tests/evaluator/test_polyglot_crates.py \
 	tests/evolve/test_resume.py tests/evolve/test_interrupted.py
 test: install images
 ifeq ($(strip $(PYTEST_ARGS)),)

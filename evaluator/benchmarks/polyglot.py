@@ -32,7 +32,7 @@ from pathlib import Path, PurePosixPath
 
 from evaluator import tests_script, gitrepo
 from evaluator.errors import BadTask, DatasetUnavailable, UnknownTask
-from evaluator.languages import java
+from evaluator.languages import java, rust
 from evaluator.task import SANDBOX_REPO_DIR, Task
 
 log = logging.getLogger(__name__)
@@ -236,6 +236,9 @@ def exercise_task(exercise: Path, language: str, repo_dir: str = SANDBOX_REPO_DI
             target = work / rel
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_text(_prepare_test(language, (exercise / rel).read_text()))
+        manifest = rust.grading_manifest(exercise) if language == "rust" else None
+        if manifest is not None:  # the tests build with the example's crates too: placed with them, task-owned
+            (work / "Cargo.toml").write_text(manifest)
         test_patch = gitrepo.diff(work, base_commit)
         gitrepo.git(work, "reset", "-q", "--hard", base_commit)
         gitrepo.git(work, "clean", "-qfdx")

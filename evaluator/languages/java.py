@@ -291,7 +291,8 @@ def status(name: str, exit_code: int | None, output: str) -> str:
         return "MISSING"
     method = name.rsplit("#", 1)[-1]
     if exit_code == 0:
-        passed = re.search(rf"-- {re.escape(method)}\(\) \[OK\]\s*$", output, re.M)
+        # JUnit prints a slow test's time before its mark: `name() 18724 ms [OK]`
+        passed = re.search(rf"-- {re.escape(method)}\(\)(?: \d+ ms)? \[OK\]\s*$", output, re.M)
         counted = (re.search(r"^\[\s+1 tests successful\s+\]", output, re.M)
                    and re.search(r"^\[\s+0 tests failed\s+\]", output, re.M))
         return "PASSED" if passed and counted else "MISSING"  # exited 0 before JUnit reported it

@@ -4,6 +4,12 @@ The task owns the manifest: a patch that changes `Cargo.toml` (targets,
 `harness = false`, a build script, dependencies) is graded with the task's
 own, and the change is recorded as set aside. A solution therefore cannot
 add a crate; the exercises that need one have it in the task's manifest.
+For Polyglot that manifest is `grading_manifest`: the exercise's
+Cargo.toml plus the dependencies its example solution declares (exercism's
+`.meta/Cargo-example.toml`), so that the reference solution builds; the
+loader (`evaluator.benchmarks.polyglot`) puts it in place with the hidden
+tests, in the task's `test_patch`. The crates themselves are vendored in the toolchain image
+(`evaluator.polyglot_image`, `evaluator/polyglot_crates.toml`).
 """
 
 from __future__ import annotations
@@ -12,7 +18,8 @@ import json
 import random
 import re
 import shlex
-from pathlib import PurePosixPath
+import tomllib
+from pathlib import Path, PurePosixPath
 
 from evaluator.languages import braces, clike, mutate
 from evaluator.languages.base import fresh_name, matches
@@ -126,3 +133,57 @@ def status(name: str, exit_code: int | None, output: str) -> str:
     if exit_code == 0:
         return "PASSED" if f"test {name} ... ok" in output else "MISSING"
     return "FAILED"
+
+
+# -- the manifest the tests are built with -----------------------------------------------------------------------------
+
+EXAMPLE_MANIFEST = ".meta/Cargo-example.toml"  # exercism's manifest of the example solution
+_DEPENDENCIES = re.compile(r"^\[dependencies\][ \t]*(?:#[^\n]*)?(?:\n|\Z)", re.M)
+
+
+def toml_value(value: object) -> str:
+    """A TOML value for a dependency entry (a requirement string, or an inline table of them)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, list):
+        return "[" + ", ".join(toml_value(v) for v in value) + "]"
+    if isinstance(value, dict):
+        return "{ " + ", ".join(f"{k} = {toml_value(v)}" for k, v in value.items()) + " }"
+    raise ValueError(f"no TOML value for {value!r} in a dependency entry")
+
+
+def add_dependencies(manifest: str, dependencies: dict[str, object]) -> str:
+    """`manifest` with `dependencies` added to its `[dependencies]` table (made at the end if it has none);
+    the rest of the text as it was, so the task's diff of it shows only the added lines."""
+    lines = "".join(f"{name} = {toml_value(value)}\n" for name, value in dependencies.items())
+    header = _DEPENDENCIES.search(manifest)
+    if header is not None:
+        at = header.end()
+        merged = manifest[:at] + ("" if manifest[:at].endswith("\n") else "\n") + lines + manifest[at:]
+    else:
+        merged = manifest.rstrip("\n") + "\n\n[dependencies]\n" + lines
+    tomllib.loads(merged)  # still a manifest (raises on a table written in a form this does not expect)
+    return merged
+
+
+def grading_manifest(exercise: Path) -> str | None:
+    """The Cargo.toml a Polyglot exercise's tests are built with, or None when it is the exercise's own.
+
+    The rule: the exercise's Cargo.toml plus every `[dependencies]` entry of
+    its `.meta/Cargo-example.toml` that it lacks (the exercise's own entry
+    wins for a crate both name). exercism lets a student add crates to
+    Cargo.toml; here the task owns the manifest and grading is offline, so
+    the crates a reference solution needs must be in the task's manifest
+    (and vendored in the image) for gold to build, and a solution can never
+    bring another one.
+    """
+    own_path, example_path = exercise / "Cargo.toml", exercise / EXAMPLE_MANIFEST
+    if not own_path.is_file() or not example_path.is_file():
+        return None
+    own_text = own_path.read_text()
+    own = tomllib.loads(own_text).get("dependencies", {})
+    wanted = tomllib.loads(example_path.read_text()).get("dependencies", {})
+    missing = {name: value for name, value in wanted.items() if name not in own}
+    return add_dependencies(own_text, missing) if missing else None
