@@ -265,8 +265,12 @@ def _judge(task: Task, report: dict[str, Any], rewrite: Rewrite, language: str, 
     log = f"{tests_script.START_TEST_OUTPUT}\n{verdict.pytest_log(seen.statuses)}{tests_script.END_TEST_OUTPUT}\n"
     graded = grading.grade(graded_task, log, patch="x", log_path=logs / "test_results.txt")
     reason = graded.reason
-    missing = sorted({t for t in [*task.FAIL_TO_PASS, *task.PASS_TO_PASS]} - set(seen.statuses))
-    if missing and not graded.resolved:
+    listed = {t for t in [*task.FAIL_TO_PASS, *task.PASS_TO_PASS]}
+    missing = sorted(listed - set(seen.statuses))
+    if not seen.statuses and listed:  # nothing ran: say why, not just which tests failed
+        reason = (f"the code under test crashed before any test ran ({verdict.crash_line(str(report.get('output')))}); "
+                  f"all {len(listed)} listed tests count as failed")
+    elif missing and not graded.resolved:
         reason += f"; {len(missing)} expected test(s) were not reported ({', '.join(missing[:3])})"
     if seen.notes and not graded.resolved:
         reason += "; " + "; ".join(seen.notes[:2])
@@ -409,9 +413,16 @@ def _zero_list(output: str) -> list[str]:
     return [p for p in output.split("\0") if p and "\n" not in p]
 
 
+# A compiler's own error line: rustc's `error[E0425]: ...`, gcc's `x.cpp:3:5: error: ...`, CMake's `CMake Error at`,
+# javac's `X.java:3: error: ...`. A crate or file merely named `thiserror` is not one.
+_COMPILER_ERROR = re.compile(r"^(error(\[\w+\])?:|.*:\d+(:\d+)?: (fatal )?error:|CMake Error\b)", re.I)
+
+
 def _error_line(output: str) -> str:
+    """The line that says why a build failed: the first compiler error, else the last line."""
     lines = [_rendered(line.strip()) for line in output.splitlines() if line.strip()]
-    errors = [line for line in lines if "error" in line.lower()]
+    lines = [line for line in lines if not line.startswith("{")]  # cargo's JSON about built artifacts
+    errors = [line for line in lines if _COMPILER_ERROR.match(line)]
     return (errors[0] if errors else lines[-1] if lines else "no output")[:300]
 
 

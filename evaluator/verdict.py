@@ -10,6 +10,7 @@ its grade. That is the outcome `tampered`, with the rule and what it saw.
 
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
@@ -98,6 +99,22 @@ def from_suite(report: dict[str, Any], rewrite: Rewrite) -> Verdict:
     if ended is None and not report.get("timed_out"):
         verdict.notes.append(f"the test process ended (status {exit_code}) before pytest finished")
     return verdict
+
+
+_EXCEPTION_LINE = re.compile(r"^([A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)|[A-Z]\w*Warning)\b(:.*)?$")
+
+
+def crash_line(output: str) -> str:
+    """The first line of what crashed a test run: pytest's `E   ...` line, else a raised exception's
+    line (`ImportError: ...`), else the output's last line."""
+    lines = [line.rstrip() for line in output.splitlines() if line.strip()]
+    for line in lines:
+        if line.startswith("E   "):
+            return line[4:].strip()[:300]
+    for line in lines:
+        if _EXCEPTION_LINE.match(line.strip()):
+            return line.strip()[:300]
+    return lines[-1].strip()[:300] if lines else "no output"
 
 
 def _pytest_status(phases: dict[str, tuple[str, str]]) -> str:

@@ -96,15 +96,46 @@ def rust_body(body: str) -> str | None:
             expression = body[first[0]:first[1]]
             lead = len(expression) - len(expression.lstrip())
             expression = expression.strip()
-            if expression.startswith("!"):
-                new = expression[1:].lstrip()
-            elif re.fullmatch(r"[\w:.]+(\(.*\))?", expression, re.S):
+            if expression.startswith("!") and _postfix_only(expression[1:]):
+                new = _unwrapped(expression[1:].strip())
+            elif _postfix_only(expression):
                 new = "!" + expression
             else:
                 new = f"!({expression})"
             edit = (first[0] + lead, first[0] + lead + len(expression), new)
         return body[:edit[0]] + edit[2] + body[edit[1]:]
     return None
+
+
+def _postfix_only(expression: str) -> bool:
+    """A path with calls, indexing or fields after it (`a::b(x).c[0]`): `!` in front negates all of it.
+
+    Anything with an operator outside brackets (`f(x) > g(y)`, `!a && b`) is not: `!` there binds to
+    the first operand only, and `!f(x) > g(y)` does not even compile for a bool."""
+    expression = expression.strip()
+    mask = braces.code_mask(expression)
+    depth = 0
+    for i, c in enumerate(expression):
+        if not mask[i]:
+            if depth == 0:
+                return False  # a literal at the top level: `"a" == x`
+            continue
+        if c in "([{":
+            depth += 1
+        elif c in ")]}":
+            depth -= 1
+        elif depth == 0 and not (c.isalnum() or c in "_:."):
+            return False
+    return bool(expression) and depth == 0
+
+
+def _unwrapped(expression: str) -> str:
+    """`(a < b)` → `a < b` when one pair of parentheses holds all of it (rustc warns on the pair)."""
+    if expression.startswith("(") and expression.endswith(")"):
+        spans = _args(expression, braces.code_mask(expression), 0)
+        if len(spans) == 1 and spans[0][1] == len(expression) - 1:
+            return expression[1:-1].strip()
+    return expression
 
 
 def cpp_body(body: str) -> str | None:

@@ -3,6 +3,7 @@ and the verdict's cross-checks. The red-team suite (test_redteam.py) attacks the
 
 from __future__ import annotations
 
+import json
 import ast
 import random
 from pathlib import Path
@@ -185,6 +186,12 @@ def test_each_mode_reads_exit_status_and_catches_a_passing_must_fail_canary() ->
     (mutate.rust_body, "assert_eq!(f(2), 4);", "assert_eq!(f(2), 5);"),
     (mutate.rust_body, "assert_eq!(f(2), want);", "assert_ne!(f(2), want);"),
     (mutate.rust_body, "assert!(!is_leap_year(2015));", "assert!(is_leap_year(2015));"),
+    (mutate.rust_body, "assert!(!(a, b).0);", "assert!((a, b).0);"),
+    (mutate.rust_body, "assert!(a.len() > b.len());", "assert!(!(a.len() > b.len()));"),
+    (mutate.rust_body, "assert!(f(x) > g(y));", "assert!(!(f(x) > g(y)));"),
+    (mutate.rust_body, "assert!(!a && b);", "assert!(!(!a && b));"),
+    (mutate.rust_body, "assert!(!(a < b));", "assert!(a < b);"),
+    (mutate.rust_body, "assert!(v.is_empty(), \"msg\");", "assert!(!v.is_empty(), \"msg\");"),
     (mutate.rust_body, 'assert_eq!(reply("Hi"), "Whatever.");', 'assert_eq!(reply("Hi"), "Whatever.");'),
     (mutate.cpp_body, "REQUIRE(leap::is_leap_year(2015) == false);", "REQUIRE(leap::is_leap_year(2015) == true);"),
     (mutate.cpp_body, "REQUIRE(a == b);", "REQUIRE(a != b);"),
@@ -246,3 +253,28 @@ def test_processes_that_exit_0_without_their_tests_reported_are_tampering() -> N
     quiet = {"mode": "each", "tests": [{"id": n, "exit_code": 0, "output": ""} for n in ("TestA1", "TestF1", "TestP1")]}
     seen = verdict.from_each(quiet, rewrite, go.status)
     assert seen.tampering["rule"] == "canary-missing" and seen.statuses == {"a_test.go::TestA": "FAILED"}
+
+
+def test_a_build_that_fails_is_reported_by_its_compiler_error_line() -> None:
+    """Not by the first line that mentions an error: cargo's artifact messages name crates like `thiserror`."""
+    from evaluator import grader
+
+    artifact = json.dumps({"reason": "compiler-artifact", "package_id": "thiserror 1.0.40", "target": {}})
+    rustc = json.dumps({"reason": "compiler-message", "message": {
+        "rendered": "error[E0425]: cannot find function `nth` in this scope\n --> src/lib.rs:3:5\n"}})
+    output = "\n".join(["   Compiling thiserror-impl v1.0.40", artifact, rustc, "error: could not compile `grep`"])
+    assert grader._error_line(output) == "error[E0425]: cannot find function `nth` in this scope"
+    gcc = "[ 50%] Building CXX object\n/work/x/leap.cpp:4:1: error: 'bool' does not name a type\nmake: *** Error 2"
+    assert grader._error_line(gcc) == "/work/x/leap.cpp:4:1: error: 'bool' does not name a type"
+    assert grader._error_line("CMake Warning: x\nCMake Error at CMakeLists.txt:12 (find_package):") \
+        == "CMake Error at CMakeLists.txt:12 (find_package):"
+    assert grader._error_line("something odd\nlast words") == "last words"
+
+
+def test_the_crash_line_is_pytests_error_line_or_the_exception() -> None:
+    collected = ("==== ERRORS ====\n___ ERROR collecting tests/test_calc.py ___\ntests/test_calc.py:1: in <module>\n"
+                 "    import calc\nE   RuntimeError: calc is broken\n=== short test summary info ===\n")
+    assert verdict.crash_line(collected) == "RuntimeError: calc is broken"
+    bare = "Traceback (most recent call last):\n  File \"x.py\", line 1\nModuleNotFoundError: No module named 'y'\n"
+    assert verdict.crash_line(bare) == "ModuleNotFoundError: No module named 'y'"
+    assert verdict.crash_line("Segmentation fault\n") == "Segmentation fault"

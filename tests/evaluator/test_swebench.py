@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from evaluator import GOLD, NOOP, EvalOptions, Outcome, code_agent, evaluate_task, open_benchmark
+from evaluator import GOLD, NOOP, EvalOptions, Outcome, code_agent, evaluate_task, open_benchmark, patch_agent
 from evaluator.benchmarks import builtin
 from evaluator.benchmarks.swe_bench import SWEBenchBenchmark
 from evaluator.errors import BadTask, DatasetUnavailable, ImageUnavailable, UnknownTask
@@ -153,6 +153,20 @@ def test_gold_and_noop_on_an_instance_image(instance_image: str, tmp_path: Path)
     noop = evaluate_task(task, NOOP, options)
     assert noop.outcome == Outcome.UNRESOLVED
     assert "FAIL_TO_PASS tests still fail" in noop.reason
+
+
+@pytest.mark.docker
+def test_code_that_crashes_before_any_test_runs_is_said_so(instance_image: str, tmp_path: Path) -> None:
+    """A patch that makes the package raise on import: no test runs, and the reason names the crash."""
+    rows = [swebench_row(instance_image, _base_commit(instance_image))]
+    [task] = open_benchmark(f"swebench:{write_jsonl(tmp_path / 'd.jsonl', rows)}").load()
+    crash = ("diff --git a/calc/__init__.py b/calc/__init__.py\n--- a/calc/__init__.py\n+++ b/calc/__init__.py\n"
+             "@@ -1,2 +1,3 @@\n \"\"\"A safe arithmetic expression evaluator.\"\"\"\n+raise RuntimeError('calc is broken')\n \n")
+    result = evaluate_task(task, patch_agent("crash", {task.instance_id: crash}), EvalOptions(log_root=tmp_path / "l"))
+    assert result.outcome == Outcome.UNRESOLVED, result.reason
+    listed = len(task.FAIL_TO_PASS) + len(task.PASS_TO_PASS)
+    assert result.reason == (f"the code under test crashed before any test ran (RuntimeError: calc is broken); "
+                             f"all {listed} listed tests count as failed")
 
 
 @pytest.mark.docker
