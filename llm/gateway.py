@@ -34,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import socket
@@ -349,6 +350,10 @@ class Gateway:
         try:
             body, size = await self._parse(raw)
             del raw
+            # A streamed request is asked of the backend whole and answered as one
+            # completion in chunks: the budget settles on a finished call, never on half of one.
+            streamed = bool(body.pop("stream", False))
+            include_usage = bool((body.pop("stream_options", None) or {}).get("include_usage"))
             backend = self._backend(body, grant)
             ledgers = await self._ledgers(grant)
             if completion_limit(body) is None and any(
@@ -372,6 +377,8 @@ class Gateway:
         error: GatewayError | None = None
         try:
             completion = await backend.complete(body)
+            if streamed:
+                return _event_stream(completion.body, include_usage)
             return JSONResponse(completion.body)
         except GatewayError as exc:
             error = exc
@@ -595,6 +602,13 @@ def _internal_error(request: Request, exc: Exception) -> Response:
                         "server_error", "internal_error"),
         status_code=500,
     )  # fmt: skip
+
+
+def _event_stream(completion: dict[str, Any], include_usage: bool) -> Response:
+    """A finished completion as the server-sent events a streaming OpenAI client reads."""
+    events = "".join(f"data: {json.dumps(c)}\n\n" for c in wire.stream_chunks(completion, include_usage=include_usage))
+    return Response(events + "data: [DONE]\n\n", media_type="text/event-stream",
+                    headers={"cache-control": "no-cache"})
 
 
 def _error_response(error: GatewayError) -> Response:

@@ -230,9 +230,6 @@ def check_request(body: dict[str, Any], limits: Limits) -> None:
         value = body.get(name)
         if value is not None or name == "messages":
             check(value)
-    if body.get("stream"):
-        raise GatewayError(400, 'the Clade gateway does not stream: send "stream": false',
-                           "invalid_request_error", "stream_unsupported", param="stream")  # fmt: skip
     low, high = body.get("min_tokens"), completion_limit(body)
     if isinstance(low, int) and high is not None and low > high:
         raise invalid(f"'min_tokens' ({low}) is larger than max_tokens ({high})", "min_tokens")

@@ -132,13 +132,36 @@ def test_request_cannot_steer_litellm_and_keys_stay_in_the_gateway(
     assert received.body["top_k"] == 3  # unknown parameters reach the backend as they are
 
 
-def test_unknown_model_streaming_and_bad_bodies_are_clear_400s(gateway_factory: GatewayFactory) -> None:
+def test_a_streamed_request_is_answered_as_server_sent_events_and_accounted(gateway_factory: GatewayFactory,
+                                                                           archive: Archive) -> None:
+    """`stream: true` (what the openai SDK and litellm send when asked to stream): the backend is asked
+    for the whole answer, without `stream`, and the client reads it as chunks ending in [DONE]."""
+    run = archive.repo.create_run("streamed", {})
+    with ScriptedServer(Script(default=FIXED)) as server:
+        gateway = gateway_factory(scripted_backend(server), repo=archive.repo)
+        with caller(gateway, gateway.issue_token(run_id=run.id)) as client:
+            response = ask(client, stream=True, stream_options={"include_usage": True})
+        gateway.flush()
+    assert response.status_code == 200 and response.headers["content-type"].startswith("text/event-stream")
+    events = [line.removeprefix("data: ") for line in response.text.splitlines() if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    assert {c["object"] for c in chunks} == {"chat.completion.chunk"}
+    assert "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"]) == "fixed answer"
+    assert chunks[-1]["usage"]["total_tokens"] == 15 and chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert "stream" not in server.chat_requests[0] and "stream_options" not in server.chat_requests[0]
+    assert gateway.spent("run", run.id).tokens == 15
+    [call] = archive.repo.llm_calls(run_id=run.id)
+    assert call.prompt_tokens == 10 and call.completion_tokens == 5
+
+
+def test_unknown_model_and_bad_bodies_are_clear_400s(gateway_factory: GatewayFactory) -> None:
     with ScriptedServer(Script(default=FIXED)) as server:
         gateway = gateway_factory(scripted_backend(server))
         with caller(gateway, gateway.issue_token()) as client:
             unknown = ask(client, model="gpt-9")
             assert unknown.status_code == 404 and "['m']" in unknown.json()["error"]["message"]
-            assert ask(client, stream=True).status_code == 400
+            assert ask(client, stream="yes").status_code == 400
             assert client.post("/chat/completions", content=b"{not json").status_code == 400
             assert client.post("/chat/completions", json={"model": "m", "messages": []}).status_code == 400
             assert client.get("/models").json()["data"][0]["id"] == "m"

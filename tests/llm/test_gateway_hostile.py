@@ -141,8 +141,6 @@ def test_hostile_bodies_get_clear_400s_and_never_reach_the_model(
             for raw, hint in RAW_BODIES:
                 response = client.post("/chat/completions", content=raw, headers={"content-type": "application/json"})
                 assert hint in clean_refusal(response, 400, server), (raw[:80], response.text)
-            streamed = clean_refusal(ask(client, stream=True), 400, server, "stream_unsupported")
-            assert '"stream": false' in streamed
             fine = ask(client, max_tokens=16, n=2, temperature=0.2, top_p=0.9, stop=["\n"], top_k=3)
             assert fine.status_code == 200, fine.text
         not_found = httpx.Client(transport=httpx.HTTPTransport(uds=str(gateway.config.socket_path)))
