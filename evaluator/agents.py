@@ -36,6 +36,8 @@ if TYPE_CHECKING:
     from archive import Archive
 
 REFERENCE_AGENTS = ("gold", "noop")
+# Third-party agents Clade ships behind the contract: name -> the code root holding their agent/ entry.
+THIRD_PARTY_AGENTS = {"mini-swe-agent": Path(__file__).parent / "reference_agents" / "mini_swe_agent"}
 
 
 @dataclass(frozen=True)
@@ -46,6 +48,8 @@ class AgentSpec:
     code_root: Path | None = None
     node_id: int | None = None
     patches: Mapping[str, str] | None = None  # instance_id -> patch, for a patch agent
+    # runs in the agents image (evaluator.agents_image: the task's image plus mini-swe-agent's packages)
+    needs_agents_image: bool = False
 
     @property
     def is_reference(self) -> bool:
@@ -110,11 +114,14 @@ def resolve_agent(name: str, *, archive: Archive | None = None, workdir: Path | 
     dest = workdir or Path(tempfile.mkdtemp(prefix="clade-agent-"))
     if name == "seed":
         return AgentSpec("seed", code_root=write_agent_code(None, None, dest))
+    if name in THIRD_PARTY_AGENTS:
+        shutil.copytree(THIRD_PARTY_AGENTS[name], dest, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+        return AgentSpec(name, code_root=dest, needs_agents_image=True)
     raw = name.removeprefix("node:")
     if not raw.isdigit() and ("/" in name or name.endswith((".tar.gz", ".tgz")) or Path(name).exists()):
         return code_agent(_agent_from_path(Path(name).expanduser(), dest), name=name)
     if not raw.isdigit():
-        raise AgentNotFound(f"unknown agent {name!r}: use gold, noop, seed, a node id (see `clade run tree RUN`), "
+        raise AgentNotFound(f"unknown agent {name!r}: use gold, noop, seed, mini-swe-agent, a node id (see `clade run tree RUN`), "
                             "or the path of a folder holding agent/ or of a `clade export` .tar.gz")
     if archive is None:
         raise AgentNotFound(f"agent {name!r} is a node id, but no archive is open to read its code from")

@@ -8,7 +8,8 @@ configuration's defaults all read it from here:
     python -m agent --problem FILE --repo DIR --out DIR [--self-improve]
 
 * in: the problem file, a git repository, an output folder; the model
-  through the gateway (`ModelAccess`: three environment variables); limits
+  through the gateway (`ModelAccess`: three environment variables, and the
+  same grant as `OPENAI_BASE_URL` / `OPENAI_API_KEY` on the sandbox's loopback); limits
   as `CLADE_AGENT_*` variables (`AgentLimits`), which an evolved agent may
   ignore — the sandbox's wall clock still bounds it;
 * out: `OUTPUTS` in the output folder.
@@ -24,6 +25,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Protocol
 
 from sandbox.errors import SandboxError, SandboxFileNotFound
+from sandbox.loopback import LOOPBACK_BASE_URL
 from sandbox.recipe import LLM_SOCKET_PATH
 
 if TYPE_CHECKING:
@@ -106,7 +108,12 @@ class ModelAccess:
     token: str
 
     def sandbox_env(self) -> dict[str, str]:
-        return {BASE_URL_ENV: SANDBOX_BASE_URL, MODEL_ENV: self.model, TOKEN_ENV: self.token}
+        """Clade's own variables, and the ones the openai SDK and litellm read, for the same grant
+        through the sandbox's loopback endpoint (an agent on litellm names the model `openai/MODEL`)."""
+        return {BASE_URL_ENV: SANDBOX_BASE_URL, MODEL_ENV: self.model, TOKEN_ENV: self.token,
+                "OPENAI_BASE_URL": LOOPBACK_BASE_URL, "OPENAI_API_BASE": LOOPBACK_BASE_URL,
+                # a model server reached straight (no gateway, no token) still needs a key the SDKs accept
+                "OPENAI_API_KEY": self.token or "no-token"}
 
     def at(self, socket_path: str) -> ModelAccess:
         """The same grant through another socket (a Ray worker's relay to the gateway)."""

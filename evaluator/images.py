@@ -7,6 +7,9 @@ it, not a Docker error halfway through a run.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import IO, Any
+
 from evaluator.errors import ImageUnavailable
 from evaluator.task import Task
 
@@ -33,3 +36,20 @@ def require_images(tasks: list[Task]) -> None:
         "where a registry is reachable run `docker pull IMAGE` (or `swebench images build TASK_REPO -i ID`), "
         "then `docker save IMAGE | gzip > image.tar.gz`, copy the file here and `docker load -i image.tar.gz`"
     )
+
+
+def docker_build(client: Any, context: IO[bytes], tag: str, say: Callable[[str], None], needs: str,
+                 network: str | None = None) -> None:
+    """`docker build` of an image Clade derives from its sandbox image (a tar context), each output
+    line to `say`; ImageUnavailable naming `needs` (what the build must reach) when it fails."""
+    import docker.errors
+
+    try:
+        for chunk in client.api.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
+                                      decode=True, pull=False, network_mode=network):
+            if "error" in chunk:
+                raise ImageUnavailable(f"building {tag} failed: {str(chunk['error']).strip()}; {needs}")
+            if chunk.get("stream", "").strip():
+                say(chunk["stream"].rstrip())
+    except docker.errors.APIError as exc:
+        raise ImageUnavailable(f"building {tag} failed: {exc.explanation or exc}") from exc

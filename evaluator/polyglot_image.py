@@ -45,6 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from evaluator.errors import ImageUnavailable
+from evaluator.images import docker_build
 
 REPOSITORY = "clade-polyglot"
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -295,8 +296,6 @@ def build_context(languages: tuple[str, ...], base: str | None = None,
 
 def build(languages: tuple[str, ...] = DEFAULT_LANGUAGES, base: str | None = None, *, quiet: bool = True) -> str:
     """Build (or find) the polyglot image for these languages; return its tag."""
-    import docker.errors
-
     from sandbox.client import get_client
     from sandbox.image import image_exists
 
@@ -311,17 +310,8 @@ def build(languages: tuple[str, ...] = DEFAULT_LANGUAGES, base: str | None = Non
         if not quiet:
             print(line, file=sys.stderr)
 
-    context = build_context(languages, base, progress=say)
-    try:
-        for chunk in client.api.build(fileobj=context, custom_context=True, tag=tag, rm=True, forcerm=True,
-                                      decode=True, pull=False):
-            if "error" in chunk:
-                raise ImageUnavailable(f"building {tag} failed: {str(chunk['error']).strip()}; a Debian mirror "
-                                       "must be reachable from Docker's default network")
-            if chunk.get("stream", "").strip():
-                say(chunk["stream"].rstrip())
-    except docker.errors.APIError as exc:
-        raise ImageUnavailable(f"building {tag} failed: {exc.explanation or exc}") from exc
+    docker_build(client, build_context(languages, base, progress=say), tag, say,
+                 "a Debian mirror must be reachable from Docker's default network")
     return tag
 
 

@@ -183,9 +183,15 @@ def _solve(task: Task, agent: AgentSpec, options: EvalOptions, base: Path | None
     access = options.model if source is None else source.issue(
         node_id=node_id if node_id is not None else agent.node_id, evaluation_id=evaluation_id)
     extra_env = {} if base is not None else {"PYTHONPATH": REPO_DIR}
+    image = task.image or options.image
+    if agent.needs_agents_image:
+        from evaluator import agents_image
+
+        image = agents_image.require(image)
+        extra_env.update(agents_image.agent_env())
     try:
         ran = run_agent(agent.code_root, base, task.problem_statement, access, limits=options.limits,
-                        agent_limits=options.agent_limits, image=task.image or options.image,
+                        agent_limits=options.agent_limits, image=image,
                         repo_in_image=None if base is not None else task.repo_dir, extra_env=extra_env)
     finally:
         if source is not None:

@@ -4,7 +4,8 @@ What a container gets, and why:
 
 * no network (``network_mode=none``: only its own loopback), no Docker
   socket, no host environment: the only way out is the optional LLM
-  gateway socket mounted at `LLM_SOCKET_PATH`;
+  gateway socket mounted at `LLM_SOCKET_PATH`, also served as plain HTTP
+  on the loopback (`sandbox.loopback`) for agents that expect a URL;
 * every command runs as uid 1000 with all capabilities dropped and
   ``no-new-privileges`` (set-uid programs cannot elevate), under Clade's
   seccomp profile (`sandbox.seccomp`: Docker's default without io_uring,
@@ -55,7 +56,7 @@ import requests
 from docker.types import LogConfig, Mount, Ulimit
 
 import docker
-from sandbox import cleanup, reaper, recipe, seccomp, stream, transfer
+from sandbox import cleanup, loopback, reaper, recipe, seccomp, stream, transfer
 from sandbox.base import COPY_MAX_FILES, READ_MAX_BYTES, Command, CopyReport, ExecResult, Sandbox
 from sandbox.client import get_client, is_connection_error, unavailable
 from sandbox.errors import (
@@ -269,6 +270,25 @@ class DockerSandbox(Sandbox):
                 raise unavailable(exc) from exc
             explanation = getattr(exc, "explanation", None) or exc
             raise SandboxError(f"Docker could not start the sandbox: {explanation}") from exc
+        if llm_socket is not None:
+            self._start_loopback_relay()
+
+    def _start_loopback_relay(self) -> None:
+        """The gateway as plain HTTP on the sandbox's loopback (`sandbox.loopback`), started as the
+        keeper's user: no exec of the sandbox user or the grader can kill it, and none of theirs
+        ends it (leftovers are killed per user). It ends with the container."""
+        try:
+            created = self._api.exec_create(self.id, loopback.relay_argv(), user=KEEPER_USER, workdir="/")
+            output = self._api.exec_start(created["Id"]).decode("utf-8", "replace").strip()
+            code = self._api.exec_inspect(created["Id"])["ExitCode"]
+        except (docker.errors.DockerException, requests.exceptions.RequestException) as exc:
+            self.close()
+            raise SandboxError(f"Docker could not start the sandbox's model relay: {exc}") from exc
+        if code != 0:
+            self.close()
+            hint = " (the image has no python3)" if code in (126, 127) else ""
+            raise SandboxError(f"the sandbox's loopback model relay did not start{hint}: "
+                               f"{_one_line(output) or f'exit {code}'}")
 
     def _create(self, environment: dict[str, str], mounts: list[Mount]) -> str:
         try:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
+import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -74,6 +75,14 @@ def sandbox_image() -> str:
     return build()
 
 
+@pytest.fixture(scope="session")
+def agents_image(sandbox_image: str) -> str:
+    """The sandbox image plus mini-swe-agent's packages (wheels from PyPI on the host, built offline, cached by tag)."""
+    from evaluator import agents_image as image
+
+    return image.build(sandbox_image)
+
+
 @pytest.fixture
 def seed_code(tmp_path: Path) -> Path:
     """A code root holding a copy of the real seed agent (`agent/`)."""
@@ -112,3 +121,39 @@ def short_tmp() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="clade-sock-", dir="/tmp"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
+
+
+@pytest.fixture
+def buggy_repo(tmp_path: Path) -> Path:
+    """A one-file git repository whose add() subtracts."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
+    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
+        subprocess.run(["git", *args], cwd=repo, check=True)
+    return repo
+
+
+@pytest.fixture
+def gateway_for(tmp_path: Path, archive: Archive):
+    """Start a real gateway on a socket a sandbox can mount, in front of one backend; a grant of a new run."""
+    from evaluator.contract import ModelAccess
+    from llm.config import BackendConfig, GatewayConfig
+    from llm.gateway import Gateway
+
+    started: list[Gateway] = []
+
+    def start(api_base: str, model: str = "hosted_vllm/scripted") -> tuple[Gateway, ModelAccess]:
+        folder = tmp_path / "gw"
+        folder.mkdir(exist_ok=True)
+        folder.chmod(0o755)
+        backend = BackendConfig(name="local", model=model, api_base=api_base, max_retries=0)
+        gateway = Gateway(GatewayConfig(backends=[backend], socket_path=folder / "llm.sock"), repo=archive.repo).start()
+        started.append(gateway)
+        run = archive.repo.create_run("agent test", {})
+        token = gateway.issue_token(run_id=run.id, purpose="solve")
+        return gateway, ModelAccess(str(folder / "llm.sock"), "local", token)
+
+    yield start
+    for gateway in started:
+        gateway.stop()

@@ -98,8 +98,9 @@ def eval_command(
                                        "swebench:NAME_OR_FILE (.json/.jsonl/.parquet)"),
     subset: str = typer.Option(None, "--subset", "-s", help="small, medium, full (builtin/polyglot), a language"),
     tasks: str = typer.Option(None, "--tasks", "-t", help="comma-separated task ids (overrides --subset)"),
-    agent: str = typer.Option(None, "--agent", "-a", help="seed (default), gold, noop, a node id of the archive, or a path: "
-                                                            "a folder holding agent/ or a `clade export` .tar.gz"),
+    agent: str = typer.Option(None, "--agent", "-a", help="seed (default), gold, noop, mini-swe-agent, a node id of "
+                                                            "the archive, or a path: a folder holding agent/ or a "
+                                                            "`clade export` .tar.gz"),
     predictions: Path = typer.Option(None, "--predictions", "-p",
                                      help="grade precomputed patches instead of running an agent: SWE-bench's "
                                           "predictions format (.jsonl: instance_id, model_name_or_path, "
@@ -162,6 +163,11 @@ def eval_command(
         node_id = int(agent.removeprefix("node:"))
     with tempfile.TemporaryDirectory(prefix="clade-eval-cli-") as tmp:
         spec = fixed_spec or resolve_agent(agent, archive=archive, workdir=Path(tmp) / "code")
+        if spec.needs_agents_image:
+            from evaluator import agents_image
+
+            for base in sorted({t.image or "" for t in selected}):  # "": the sandbox image
+                agents_image.build(base or None, say=lambda line: console.print(escape(line)))
         run_id = archive.repo.get_node(node_id).run_id if archive is not None and node_id is not None else None
         with _model_access(not spec.is_reference, llm_socket, model, llm_token, Path(tmp), archive, run_id) as access:
             options = EvalOptions(

@@ -13,43 +13,12 @@ import pytest
 from archive import Archive
 from evaluator.agent_run import run_agent
 from evaluator.contract import AgentLimits, ModelAccess
-from llm.config import LOCAL_MODEL_NAME, BackendConfig, GatewayConfig
-from llm.gateway import Gateway
+from llm.config import LOCAL_MODEL_NAME
 from sandbox.docker_sandbox import DockerSandbox
 from tests.support.script import Reply
 from tests.support.scripted_server import ScriptedServer
 
 HIDDEN_TEST = "from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n"
-
-
-@pytest.fixture
-def buggy_repo(tmp_path: Path) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
-        subprocess.run(["git", *args], cwd=repo, check=True)
-    return repo
-
-
-@pytest.fixture
-def gateway_for(tmp_path: Path, archive: Archive):
-    started: list[Gateway] = []
-
-    def start(api_base: str, model: str = "hosted_vllm/scripted") -> tuple[Gateway, ModelAccess]:
-        folder = tmp_path / "gw"
-        folder.mkdir(exist_ok=True)
-        folder.chmod(0o755)
-        backend = BackendConfig(name="local", model=model, api_base=api_base, max_retries=0)
-        gateway = Gateway(GatewayConfig(backends=[backend], socket_path=folder / "llm.sock"), repo=archive.repo).start()
-        started.append(gateway)
-        run = archive.repo.create_run("agent test", {})
-        token = gateway.issue_token(run_id=run.id, purpose="solve")
-        return gateway, ModelAccess(str(folder / "llm.sock"), "local", token)
-
-    yield start
-    for gateway in started:
-        gateway.stop()
 
 
 def hidden_test_passes(repo: Path, patch: str) -> bool:

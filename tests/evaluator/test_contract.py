@@ -39,7 +39,9 @@ def test_the_sandbox_base_url_is_the_gateway_clients_scheme() -> None:
     assert SANDBOX_BASE_URL == unix_base_url(LLM_SOCKET_PATH)
     access = ModelAccess("/host/gw.sock", "local", "clade-t")
     assert access.sandbox_env() == {"CLADE_LLM_BASE_URL": SANDBOX_BASE_URL, "CLADE_MODEL": "local",
-                                    "CLADE_LLM_TOKEN": "clade-t"}
+                                    "CLADE_LLM_TOKEN": "clade-t", "OPENAI_API_KEY": "clade-t",
+                                    "OPENAI_BASE_URL": "http://127.0.0.1:41041/v1",
+                                    "OPENAI_API_BASE": "http://127.0.0.1:41041/v1"}
     assert access.at("/relay.sock") == ModelAccess("/relay.sock", "local", "clade-t")
 
 
