@@ -42,6 +42,7 @@ HARNESS_DIR = "/tmp/clade-harness"  # the grader's: runner, plugin, plan
 BUILD_DIR = "/tmp/clade-build"  # the sandbox user's: compiler output
 BIN_DIR = "/tmp/clade-bin"  # the grader's copies of the test executables
 WORK = "/tmp/clade"
+SCRATCH_CWD = "/tmp/clade-tests-cwd"  # the tests' own copy of the repository, where they may write
 PATCH_FILE = f"{WORK}/model.patch"
 GIT = "git -c core.fsmonitor=false -c core.hooksPath=/dev/null"
 STEP_TIMEOUT_S = 120.0
@@ -190,7 +191,14 @@ def _grade(sb: Any, task: Task, patch: str, repo: str, tests_timeout: float, log
         if isinstance(tests, Graded):
             tests.set_aside = set_aside
             return tests
-        plan = {"mode": "each", "cwd": repo, "timeout": tests_timeout, "env": dict(_BUILT[language].BUILD_ENV),
+        cwd = repo
+        if getattr(_BUILT[language], "WRITABLE_CWD", False):
+            cwd = SCRATCH_CWD
+            copy = f"rm -rf {SCRATCH_CWD} && mkdir -p {SCRATCH_CWD} && cp -r {shlex.quote(repo)}/. {SCRATCH_CWD}"
+            copied = sb.exec(["bash", "-c", copy], timeout=120)
+            if not copied.ok:
+                raise CladeError(f"copying the repository for the tests failed: {copied.output[-300:]}")
+        plan = {"mode": "each", "cwd": cwd, "timeout": tests_timeout, "env": dict(_BUILT[language].BUILD_ENV),
                 "tests": tests}
         _grader(sb, "true", log, "the test plan", files={f"{HARNESS_DIR}/plan.json": json.dumps(plan)})
     ran = sb.exec(["python3", "-I", "-S", f"{HARNESS_DIR}/runner.py", f"{HARNESS_DIR}/plan.json"],

@@ -87,6 +87,9 @@ SHAPE = clike.Shape(
     scope=scope,
 )
 
+# Each test runs in a writable copy of the package (cargo runs tests in the package root, and some
+# write files there: grep's set their input files up); the repository itself stays the grader's.
+WRITABLE_CWD = True
 BUILD_ENV = {"CARGO_TARGET_DIR": "/tmp/clade-build/target", "CARGO_HOME": "/tmp/clade-build/cargo-home",
              "CARGO_NET_OFFLINE": "true", "CARGO_TERM_COLOR": "never"}
 
