@@ -81,11 +81,13 @@ def seed_agent_dir() -> Path:
     return Path(list(spec.submodule_search_locations)[0])
 
 
-def code_agent(code_root: Path, name: str | None = None, node_id: int | None = None) -> AgentSpec:
+def code_agent(code_root: Path, name: str | None = None, node_id: int | None = None, *,
+               needs_agents_image: bool = False) -> AgentSpec:
     """An agent whose code is `code_root/agent` (a folder you prepared)."""
     if not (code_root / "agent" / "__main__.py").is_file():
         raise AgentNotFound(f"{code_root} holds no agent package (expected {code_root / 'agent' / '__main__.py'})")
-    return AgentSpec(name or str(code_root), code_root=code_root, node_id=node_id)
+    return AgentSpec(name or str(code_root), code_root=code_root, node_id=node_id,
+                     needs_agents_image=needs_agents_image)
 
 
 def write_agent_code(archive: Archive | None, node_id: int | None, dest: Path) -> Path:

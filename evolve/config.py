@@ -132,10 +132,14 @@ class TimeoutConfig(_Strict):
 
 
 class AgentConfig(_Strict):
-    """Limits passed to every agent run (evaluator.contract.AgentLimits, whose
-    defaults these are: CLADE_AGENT_* variables, which an evolved agent may
-    ignore — the sandbox's wall clock still bounds it)."""
+    """The root's code, and the limits passed to every agent run
+    (evaluator.contract.AgentLimits, whose defaults these are: CLADE_AGENT_*
+    variables, which an evolved agent may ignore — the sandbox's wall clock
+    still bounds it)."""
 
+    seed: Literal["clade", "mini-swe-agent"] = Field(
+        "clade", description="the root node's code: Clade's own agent, or mini-swe-agent's source behind the contract "
+                             "(its nodes run in the agents image: evaluator/agents_image.py)")
     max_steps: int = Field(AgentLimits.max_steps, gt=0, le=10_000)
     max_tokens: int = Field(AgentLimits.max_tokens, gt=0, le=100_000_000)
     max_answer_tokens: int = Field(AgentLimits.max_answer_tokens, gt=0, le=1_000_000,

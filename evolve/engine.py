@@ -264,6 +264,7 @@ class RunEngine:
             diagnosis_max_tokens=models.diagnosis_max_tokens,
             prompts_dir=str(self.config.prompts.folder) if self.config.prompts.folder else None,
             code_limits=self.config.code,
+            in_agents_image=self.config.agent.seed != "clade",
         )
         self._event("expansion_started", {"node_id": node.id, "parent_id": node.parent_id, "entry": entry.label})
         self.in_flight[self.executor.submit(run_expansion, unit)] = Dispatched("expand", node.id,
@@ -277,7 +278,8 @@ class RunEngine:
                               model=access)
         unit = EvaluateUnit(evaluation_id=evaluation.id, node_id=evaluation.node_id,
                             task=self.all_tasks[evaluation.task_id],
-                            agent_code=self._packed_code(evaluation.node_id), options=options)
+                            agent_code=self._packed_code(evaluation.node_id), options=options,
+                            in_agents_image=self.config.agent.seed != "clade")
         self._event("evaluation_started", {"evaluation_id": evaluation.id, "node_id": evaluation.node_id,
                                            "task_id": evaluation.task_id})
         self.in_flight[self.executor.submit(run_evaluation, unit)] = Dispatched("evaluate", evaluation.id, (access,))

@@ -21,7 +21,8 @@ def run_evaluation(unit: EvaluateUnit) -> EvaluateResult:
     with tempfile.TemporaryDirectory(prefix="clade-eval-") as tmp:
         code = unpack_code(unit.agent_code, Path(tmp) / "agent")
         logs = Path(tmp) / "logs"
-        result = run_task(unit.task, code_agent(code, node_id=unit.node_id), unit.options, node_id=unit.node_id,
+        agent = code_agent(code, node_id=unit.node_id, needs_agents_image=unit.in_agents_image)
+        result = run_task(unit.task, agent, unit.options, node_id=unit.node_id,
                           evaluation_id=unit.evaluation_id, log_dir=logs)
         files = {p.name: p.read_text(errors="replace") for p in sorted(logs.iterdir()) if p.is_file()}
     return EvaluateResult(unit.evaluation_id, result.outcome, result.reason, result.duration_s, result.details(),

@@ -84,8 +84,10 @@ def run_expansion(unit: ExpandUnit, chat: Chat | None = None) -> ExpandResult:
         run_git(own_code, "init", "-q")
         run_git(own_code, "add", "-A")
         run_git(own_code, "commit", "-qm", "parent")
+        image, env = _agent_runtime(unit)
         run = run_agent(parent, own_code, self_improve_task(proposal, prompts_dir), unit.self_improve,
-                        self_improve=True, limits=unit.limits, agent_limits=unit.agent_limits)
+                        self_improve=True, limits=unit.limits, agent_limits=unit.agent_limits, image=image,
+                        extra_env=env)
         logs.update({f"self_improve_{name}": text for name, text in run.files.items()})
         logs["self_improve_output.txt"] = run.output
         if not run.patch.strip():
@@ -107,6 +109,16 @@ def run_expansion(unit: ExpandUnit, chat: Chat | None = None) -> ExpandResult:
             return done(False, "patch", str(exc), run.patch, proposal_data)
         if not (child / "agent").is_dir():
             return done(False, "contract", "the child has no agent/ package", run.patch, proposal_data)
-        result = validate_agent(child, unit.limits, unit.validation_seconds)
+        result = validate_agent(child, unit.limits, unit.validation_seconds, image=image, env=env)
         logs["validation.log"] = result.log
         return done(result.ok, result.stage, result.reason, run.patch, proposal_data)
+
+
+def _agent_runtime(unit: ExpandUnit) -> tuple[str | None, dict[str, str]]:
+    """The image and the extra environment the parent and its child run with: the sandbox image,
+    or, in a run seeded with mini-swe-agent, the agents image (evaluator/agents_image.py)."""
+    if not unit.in_agents_image:
+        return None, {}
+    from evaluator import agents_image
+
+    return agents_image.require(), agents_image.agent_env()

@@ -13,8 +13,10 @@ import logging
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 from archive import Archive, open_archive
 from archive.errors import CladeError
@@ -35,7 +37,14 @@ def create_run(archive: Archive, config: RunConfig) -> Run:
         from evolve.ray_executor import preflight
 
         preflight(archive, config.ray)  # PostgreSQL, a cluster that answers: before anything is written
-    run, _root = archive.create_run(config.name, config.model_dump(mode="json"), seed_agent_dir())
+    with tempfile.TemporaryDirectory(prefix="clade-seed-") as tmp:
+        seed = seed_agent_dir()
+        if config.agent.seed == "mini-swe-agent":
+            from evaluator import agents_image
+
+            agents_image.build()  # its nodes run there: fail now, not at the first evaluation
+            seed = agents_image.write_seed(Path(tmp)) / "agent"
+        run, _root = archive.create_run(config.name, config.model_dump(mode="json"), seed)
     archive.repo.append_event(run.id, "run_created", {"policy": config.policy.name})
     return run
 

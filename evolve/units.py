@@ -32,7 +32,7 @@ from sandbox.limits import SandboxLimits
 
 # Bump when a unit's or a result's fields change meaning: a worker of
 # another Clade version must refuse the unit rather than misread it.
-UNIT_VERSION = 2
+UNIT_VERSION = 3
 
 
 class UnitVersionMismatch(CladeError):
@@ -95,6 +95,7 @@ class ExpandUnit:
     diagnosis_max_tokens: int = 1536
     prompts_dir: str | None = None
     code_limits: CodeLimits = field(default_factory=CodeLimits)
+    in_agents_image: bool = False  # a run seeded with mini-swe-agent: its code needs the agents image's packages
     version: int = UNIT_VERSION
 
     @property
@@ -133,6 +134,7 @@ class EvaluateUnit:
     task: Task
     agent_code: bytes
     options: EvalOptions
+    in_agents_image: bool = False  # as ExpandUnit's
     version: int = UNIT_VERSION
 
     @property

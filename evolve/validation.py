@@ -52,7 +52,8 @@ mkdir -p /tmp/contract/repo && cd /tmp/contract/repo && git init -q && echo 'x =
 echo 'Make x equal 2.' > /tmp/contract/problem.md
 cd {code}
 for i in 1 2 3 4 5 6 7 8 9 10; do python3 -c 'import socket; socket.create_connection(("127.0.0.1", 18765))' 2>/dev/null && break; sleep 0.2; done
-{base_url}=http://127.0.0.1:18765/v1 {model}=stand-in {token}=check {argv}
+{base_url}=http://127.0.0.1:18765/v1 OPENAI_BASE_URL=http://127.0.0.1:18765/v1 {model}=stand-in {token}=check \
+  OPENAI_API_KEY=check {argv}
 status=$?
 kill $model 2>/dev/null
 exit $status
@@ -68,8 +69,10 @@ class ValidationResult:
     log: str
 
 
-def validate_agent(code_root: Path, limits: SandboxLimits | None = None, timeout: float = 300.0) -> ValidationResult:
-    """Run the three checks on the agent in `code_root/agent`, in fresh sandboxes."""
+def validate_agent(code_root: Path, limits: SandboxLimits | None = None, timeout: float = 300.0, *,
+                   image: str | None = None, env: dict[str, str] | None = None) -> ValidationResult:
+    """Run the three checks on the agent in `code_root/agent`, in fresh sandboxes of `image` (the
+    sandbox image when None) with `env` beside the sandbox's own variables."""
     logs: list[str] = []
 
     def step(sb: Sandbox, command: str, seconds: float) -> ExecResult:
@@ -79,7 +82,7 @@ def validate_agent(code_root: Path, limits: SandboxLimits | None = None, timeout
 
     # Compiling runs none of the child's code; its tests do, so the contract check
     # gets a fresh sandbox: nothing the tests left running can fake the outputs it reads.
-    with open_sandbox(limits=limits) as sb:
+    with open_sandbox(image, limits, env=env) as sb:
         sb.copy_in(code_root / "agent", f"{CODE_DIR}/agent")
         compiled = step(sb, "python -m compileall -q agent", 60)
         if not compiled.ok:
@@ -89,7 +92,7 @@ def validate_agent(code_root: Path, limits: SandboxLimits | None = None, timeout
             return ValidationResult(False, "tests", f"its own tests did not finish in {timeout:.0f} s", "\n".join(logs))
         if not tests.ok:
             return ValidationResult(False, "tests", _failed("its own tests fail", tests), "\n".join(logs))
-    with open_sandbox(limits=limits) as sb:
+    with open_sandbox(image, limits, env=env) as sb:
         sb.copy_in(code_root / "agent", f"{CODE_DIR}/agent")
         sb.write_file("/tmp/stand_in_model.py", STAND_IN_MODEL)
         contract = step(sb, CONTRACT_SCRIPT, 120)

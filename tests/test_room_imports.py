@@ -40,8 +40,10 @@ NOT_PRODUCT = frozenset({"tests", "bench"})
 PROJECT_NAMES = frozenset(ALLOWED) | NOT_PRODUCT
 
 # Folders inside a room that are data, not the room's code: the built-in
-# benchmark's task repositories are fixture projects an agent is run on.
-EXCLUDED = (Path("evaluator/builtin/tasks"),)
+# benchmark's task repositories are fixture projects an agent is run on; a
+# reference agent is agent code (its `agent` is itself), checked below.
+REFERENCE_AGENTS = Path("evaluator/reference_agents")
+EXCLUDED = (Path("evaluator/builtin/tasks"), REFERENCE_AGENTS)
 
 
 @dataclass(frozen=True)
@@ -164,3 +166,12 @@ def test_room_imports_follow_the_arrows(room: str) -> None:
         f"{len(found)} import(s) in {room}/ break the rule: {describe(room)} "
         "(DESIGN.md, Rooms table):\n" + "\n".join(found)
     )
+
+
+def test_a_reference_agent_imports_nothing_of_the_platform() -> None:
+    """A reference agent runs alone in a sandbox, as the seed does: its only project import is its own `agent`."""
+    files = [p.relative_to(ROOT) for p in sorted((ROOT / REFERENCE_AGENTS).rglob("*.py")) if "__pycache__" not in p.parts]
+    assert files
+    found = [f"  {i.path}:{i.line}: {i.how}" for rel in files for i in imports_of(rel)
+             if i.top in PROJECT_NAMES - {"agent"}]
+    assert not found, "a reference agent imports the platform:\n" + "\n".join(found)

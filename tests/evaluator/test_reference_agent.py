@@ -124,3 +124,23 @@ def test_clade_eval_runs_mini_swe_agent_on_the_small_set(clade_home: CladeHome, 
         summary = json.loads((Path(task["log_dir"]) / "summary.json").read_text())
         assert summary["agent"] == "mini-swe-agent" and summary["steps"] == 1
         assert (Path(task["log_dir"]) / "trajectory.jsonl").read_text().count('"role": "exit"') == 1
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_mini_swe_agent_with_the_real_local_model(agents_image: str, buggy_repo: Path, gateway_for, local_model,
+                                                  archive, tmp_path: Path) -> None:
+    """The real local model (vLLM) through the gateway and the loopback endpoint: litellm's calls are
+    answered, counted and recorded; the contract's outputs are written whatever the small model does."""
+    from evaluator.agents import resolve_agent
+    from llm.config import LOCAL_MODEL_NAME
+
+    spec = resolve_agent("mini-swe-agent", workdir=tmp_path / "code")
+    gateway, access = gateway_for(local_model.api_base, f"hosted_vllm/{LOCAL_MODEL_NAME}")
+    run = run_agent(spec.code_root, buggy_repo, "The function add in calc.py subtracts. Fix it.", access,
+                    image=agents_image, extra_env=agents.agent_env(),
+                    agent_limits=AgentLimits(max_steps=3, max_tokens=30_000, seconds=300, max_answer_tokens=128))
+    gateway.flush()
+    assert set(run.files) == {"patch.diff", "trajectory.jsonl", "summary.json"}, run.output
+    assert run.summary["steps"] >= 1 and run.summary["prompt_tokens"] > 0, run.summary
+    calls = [c for c in archive.repo.llm_calls() if c.purpose == "solve" and c.error is None]
+    assert calls and sum(c.prompt_tokens for c in calls) == run.summary["prompt_tokens"]
