@@ -6,13 +6,13 @@ from __future__ import annotations
 import itertools
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from agent.tests.conftest import buggy_repo  # noqa: F401 - the seed's own fixture: add() subtracts
 from archive import Archive, CladeHome, open_archive
 from tests.postgres_server import PostgresServer
 
@@ -121,17 +121,6 @@ def short_tmp() -> Iterator[Path]:
     path = Path(tempfile.mkdtemp(prefix="clade-sock-", dir="/tmp"))
     yield path
     shutil.rmtree(path, ignore_errors=True)
-
-
-@pytest.fixture
-def buggy_repo(tmp_path: Path) -> Path:
-    """A one-file git repository whose add() subtracts."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    (repo / "calc.py").write_text("def add(a, b):\n    return a - b\n")
-    for args in (["init", "-q"], ["add", "."], ["-c", "user.name=t", "-c", "user.email=t@t", "commit", "-qm", "init"]):
-        subprocess.run(["git", *args], cwd=repo, check=True)
-    return repo
 
 
 @pytest.fixture
