@@ -12,6 +12,14 @@ purple outer ring: its score colour alone would hide that it cheated, and a
 cheating lineage must stand out. Every node links to its page; the script
 turns a click into a detail panel.
 
+The best agent's lineage (root → best node, or → the leader while the run
+has no best yet) is drawn as its own path and its nodes get class
+`lineage`: the path that produced the shipped agent is what people look for
+first. Every node has a label, but in a big tree only the lineage's are
+`label key`; the others are `label` and the page shows them only once it is
+zoomed in far enough for them not to overlap (the svg's `data-spacing`, the
+distance between leaf columns, tells it when).
+
 Built as strings (with html.escape on everything textual): at 10 000 nodes
 a template engine would be the slow part.
 """
@@ -23,17 +31,29 @@ from html import escape
 
 from archive.tree import TreeColumns
 
-MAX_WIDTH = 4000.0
+MAX_WIDTH = 12000.0  # the page zooms and pans: leaf columns stay >= 10 units apart up to 1 200 leaves
 TAMPERED_COLOUR = "#8250df"  # its own colour: not a score, not an error (app.css .outcome-tampered)
 
 
 MIN_HIT_R = 9.0  # px: the smallest clickable radius of a node
+ALWAYS_LABELLED = 300  # up to this many nodes every label is shown at any zoom
+MAX_LABELLED = 20_000  # past this, no labels at all: the text would be most of the page
 
 
 def score_colour(score: float | None) -> str:
     if score is None:
         return "#c9ced6"
     return f"hsl({round(120 * score)},62%,44%)"
+
+
+def lineage_ids(tree: TreeColumns, node_id: int | None) -> set[int]:
+    """The ids from the root down to `node_id` (empty when it is not in the tree)."""
+    parent = dict(zip(tree.id, tree.parent_id))
+    path: set[int] = set()
+    while node_id is not None and node_id in parent and node_id not in path:
+        path.add(node_id)
+        node_id = parent[node_id]
+    return path
 
 
 def tree_svg(tree: TreeColumns, *, building: set[int] = frozenset(), evaluating: set[int] = frozenset(),
@@ -65,7 +85,7 @@ def tree_svg(tree: TreeColumns, *, building: set[int] = frozenset(), evaluating:
         stack.append((i, True))
         stack.extend((c, False) for c in reversed(children[i]))
     max_depth = max(tree.depth)
-    sx = max(6.0, min(48.0, MAX_WIDTH / max(leaves, 1)))
+    sx = max(10.0, min(48.0, MAX_WIDTH / max(leaves, 1)))
     sy = 64.0 if max_depth < 40 else max(16.0, 2600.0 / max_depth)
     max_r = max(2.5, min(16.0, sx * 0.48))
     pad = max_r + 14
@@ -73,16 +93,21 @@ def tree_svg(tree: TreeColumns, *, building: set[int] = frozenset(), evaluating:
     height = pad * 2 + sy * max_depth + 14
     px = [pad + x[i] * sx for i in range(n)]
     py = [pad + tree.depth[i] * sy for i in range(n)]
-    small = n <= 300
+    labelled = n <= MAX_LABELLED
+    lineage = lineage_ids(tree, best_node_id if best_node_id is not None else leader_id)
+    root_x, root_y = (px[roots[0]], py[roots[0]]) if roots else (pad, pad)
     out = [f'<svg class="tree" xmlns="http://www.w3.org/2000/svg" width="{width:.0f}" height="{height:.0f}" '
-           f'viewBox="0 0 {width:.0f} {height:.0f}" data-nodes="{n}" role="img" aria-label="the run\'s tree">']
-    edges = []
+           f'viewBox="0 0 {width:.0f} {height:.0f}" data-nodes="{n}" data-spacing="{sx:.1f}" '
+           f'data-root="{root_x:.1f} {root_y:.1f}" role="img" aria-label="the run\'s tree">']
+    edges, path = [], []
     for i, parent in enumerate(tree.parent_id):
         p = where.get(parent) if parent is not None else None
         if p is not None:
-            edges.append(f"M{px[p]:.1f} {py[p]:.1f}L{px[i]:.1f} {py[i]:.1f}")
+            (path if tree.id[i] in lineage else edges).append(f"M{px[p]:.1f} {py[p]:.1f}L{px[i]:.1f} {py[i]:.1f}")
     if edges:
         out.append(f'<path class="edges" d="{"".join(edges)}"/>')
+    if path:
+        out.append(f'<path class="edges lineage" d="{"".join(path)}"/>')
     for i in range(n):
         node_id = tree.id[i]
         status = tree.status[i]
@@ -100,6 +125,8 @@ def tree_svg(tree: TreeColumns, *, building: set[int] = frozenset(), evaluating:
             classes.append("leader")
         if tampered:
             classes.append("tampered")
+        if node_id in lineage:
+            classes.append("lineage")
         fill = "#ffffff" if status in ("invalid", "building", "proposed") else score_colour(score)
         clade = f"{tree.clade_resolved[i]}/{tree.clade_total[i]}"
         caught = f" · {tampered} tampered (grade refused)" if tampered else ""
@@ -109,8 +136,9 @@ def tree_svg(tree: TreeColumns, *, building: set[int] = frozenset(), evaluating:
             out.append(f'<circle class="tamper-ring" cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{r + 2.5:.1f}" '
                        f'fill="none" stroke="{TAMPERED_COLOUR}"/>')
         out.append(f'<circle cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{r:.1f}" fill="{fill}"/>')
-        if small:
-            out.append(f'<text x="{px[i]:.1f}" y="{py[i] + r + 11:.1f}">{node_id}</text>')
+        if labelled:
+            kind = "label key" if node_id in lineage or n <= ALWAYS_LABELLED else "label"
+            out.append(f'<text class="{kind}" x="{px[i]:.1f}" y="{py[i] + r + 2:.1f}">{node_id}</text>')
         # Every node takes a click within MIN_HIT_R of its centre, however small it is drawn (on top,
         # unpainted).
         out.append(f'<circle class="hit" cx="{px[i]:.1f}" cy="{py[i]:.1f}" r="{max(r, MIN_HIT_R):.1f}" '

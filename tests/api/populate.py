@@ -138,3 +138,51 @@ def populate_run(archive: Archive, *, status: RunStatus = RunStatus.FINISHED, na
         ids["running_evaluation"] = evaluate(grandchild, TASKS[1], None)
         repo.set_run_status(run.id, status)
     return ids
+
+
+def populate_big_run(archive: Archive, nodes: int = 1000, seed: int = 7, name: str = "big-tree") -> dict:
+    """A search-shaped tree of `nodes` nodes written as rows in one transaction
+    (a second or so at 1 000): parents drawn with a preference for the
+    better-scoring ones, 0–8 evaluations per node over 20 tasks, a tenth
+    invalid, a few tampered grades, the best node the best-scoring deep one.
+    The commits are made up (no code store): enough for the tree, the table
+    and the pages, not for diffs or exports."""
+    import random
+
+    from sqlalchemy import insert, update
+
+    from archive.models import Evaluation, Node, Run, utcnow
+
+    rng = random.Random(seed)
+    run = archive.repo.create_run(name, {"policy": {"name": "hgm"}, "final": {"min_evaluations": 3}})
+    now = utcnow()
+    ids: list[int] = []
+    skill: list[float] = []
+    depth: list[int] = []
+    rows: list[dict] = []
+    with archive.db.session() as s:
+        for i in range(nodes):
+            k = (max(rng.sample(range(i), min(i, 3)), key=lambda j: skill[j]) if rng.random() < 0.7
+                 else rng.randrange(i)) if i else None
+            invalid = i > 0 and rng.random() < 0.1
+            row = {"run_id": run.id, "parent_id": ids[k] if k is not None else None,
+                   "status": NodeStatus.INVALID if invalid else NodeStatus.VALID,
+                   "commit": None if invalid else f"{i:040x}", "created_at": now, "updated_at": now,
+                   "failure_reason": "tests: agent/tests failed" if invalid else None}
+            ids.append(s.execute(insert(Node).returning(Node.id), row).scalar_one())
+            skill.append(0.3 if k is None else min(max(skill[k] + rng.uniform(-0.15, 0.12), 0.0), 1.0))
+            depth.append(0 if k is None else depth[k] + 1)
+            for t in ([] if invalid else rng.sample(range(20), rng.randint(0, 8))):
+                outcome = Outcome.RESOLVED if rng.random() < skill[i] else rng.choice(
+                    [Outcome.UNRESOLVED] * 12 + [Outcome.ERROR, Outcome.TIMEOUT, Outcome.TAMPERED])
+                rows.append({"run_id": run.id, "node_id": ids[i], "task_id": f"task-{t:02d}", "attempt": 1,
+                             "outcome": outcome, "reason": outcome.value, "duration_s": rng.uniform(5, 90),
+                             "prompt_tokens": rng.randint(500, 9000), "completion_tokens": rng.randint(50, 900),
+                             "created_at": now, "finished_at": now})
+        if rows:
+            s.execute(insert(Evaluation), rows)
+        best = max((i for i in range(nodes) if depth[i] >= 3), key=lambda i: (skill[i], -i), default=0)
+        s.execute(update(Run).where(Run.id == run.id).values(
+            nodes_count=nodes, evaluations_count=len(rows), best_node_id=ids[best], status=RunStatus.FINISHED,
+            started_at=now, finished_at=now))
+    return {"run": run.id, "ids": ids, "best": ids[best], "root": ids[0], "evaluations": len(rows)}

@@ -16,19 +16,9 @@
   var selected = null;
   var timer = null, lastRefresh = 0;
 
-  var fit = null;  // null: decide by size; true/false: the user's choice
-  var fitButton = document.getElementById("tree-fit");
-  function applyFit() {
-    var svg = tree.querySelector("svg");
-    if (!svg) return;
-    var on = fit === null ? parseFloat(svg.getAttribute("width")) > tree.clientWidth : fit;
-    svg.classList.toggle("fit", on);
-    fitButton.textContent = on ? "Actual size" : "Fit to width";
-  }
-  fitButton.addEventListener("click", function () {
-    var svg = tree.querySelector("svg");
-    fit = !(svg && svg.classList.contains("fit"));
-    applyFit();
+  var view = window.cladeTreeView(tree, {
+    zoomIn: document.getElementById("tree-zoom-in"), zoomOut: document.getElementById("tree-zoom-out"),
+    fit: document.getElementById("tree-fit"), scale: document.getElementById("tree-scale")
   });
 
   function nodeEl(id) { return tree.querySelector('a.node[data-id="' + id + '"]'); }
@@ -62,7 +52,7 @@
       applyMarks();
       var svg = tree.querySelector("svg");
       if (svg) document.getElementById("tree-count").textContent = svg.dataset.nodes + " nodes";
-      applyFit();
+      view.attach();
     });
     fetchInto("/runs/" + runId + "/partials/summary", document.getElementById("summary"));
     fetchInto("/runs/" + runId + "/partials/charts", document.getElementById("charts"));
@@ -184,6 +174,15 @@
       });
   });
 
-  applyFit();
+  // -- find a node by id: centre it and open its panel -------------------------------
+  document.getElementById("tree-find").addEventListener("submit", function (event) {
+    event.preventDefault();
+    var id = document.getElementById("tree-search").value.trim().replace(/^#/, "");
+    var message = document.getElementById("tree-find-message");
+    if (!/^[0-9]+$/.test(id) || !view.centre(id)) { message.textContent = "no node " + id + " in this run"; return; }
+    message.textContent = "";
+    showNode(id);
+  });
+
   connect();
 })();
