@@ -42,7 +42,7 @@ def create_run(archive: Archive, config: RunConfig) -> Run:
         if config.agent.seed == "mini-swe-agent":
             from evaluator import agents_image
 
-            agents_image.build()  # its nodes run there: fail now, not at the first evaluation
+            agents_image.require()  # its nodes run there: fail now (saying how to build it), not at the first evaluation
             seed = agents_image.write_seed(Path(tmp)) / "agent"
         run, _root = archive.create_run(config.name, config.model_dump(mode="json"), seed)
     archive.repo.append_event(run.id, "run_created", {"policy": config.policy.name})
