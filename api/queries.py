@@ -45,6 +45,19 @@ def outcome_counts(db: Database, run_id: int) -> dict[str, int]:
     return counts
 
 
+def node_usage(db: Database, run_id: int) -> dict[int, tuple[int, float]]:
+    """Model use per node of the run: (tokens, cost in USD) of every call made
+    for it (its expansion's and its evaluations'), as the node page counts it."""
+    with db.engine.connect() as conn:
+        rows = conn.execute(
+            select(LLMCall.node_id, func.sum(LLMCall.prompt_tokens + LLMCall.completion_tokens),
+                   func.sum(LLMCall.cost_usd))
+            .where(LLMCall.run_id == run_id, LLMCall.node_id.is_not(None))
+            .group_by(LLMCall.node_id)
+        ).all()
+    return {int(node_id): (int(tokens or 0), round(float(cost or 0.0), 6)) for node_id, tokens, cost in rows}
+
+
 def leader(tree: TreeColumns, quantile: float = 0.05, min_evaluations: int = 5) -> tuple[int, int, int] | None:
     """The final-agent rule (evolve.final.rank_beliefs) applied to the tree
     as it is now; returns (node id, resolved, total), the total holding every

@@ -140,6 +140,11 @@ class TreeNodeOut(BaseModel):
     clade_tampered: int
     score: float | None
     cmp: float | None
+    tokens: int = Field(description="model tokens spent for the node: its expansion and its evaluations")
+    cost_usd: float
+
+
+NodeSort = Literal["tree", "id", "score", "cmp", "evaluations", "tokens", "cost", "status", "depth", "children"]
 
 
 class NodePage(BaseModel):
@@ -147,6 +152,8 @@ class NodePage(BaseModel):
     total: int
     offset: int
     limit: int
+    sort: NodeSort = Field(description="tree: breadth-first (parents first); evaluations: own_total")
+    order: Literal["asc", "desc"]
     nodes: list[TreeNodeOut]
 
 

@@ -146,21 +146,48 @@ def tree_json(archive: Archive, run_id: int) -> bytes:
     return json.dumps(tree.as_dict(), separators=(",", ":")).encode()
 
 
-def node_page(archive: Archive, run_id: int, offset: int, limit: int) -> dict[str, Any]:
+STATUS_ORDER = {"valid": 0, "building": 1, "proposed": 2, "invalid": 3}
+
+
+def node_rows(archive: Archive, run_id: int) -> list[dict[str, Any]]:
+    """Every node of the run as a TreeNodeOut-shaped dict, breadth-first."""
     tree = tree_columns(archive.db, run_id, hint=queries.RUN_HINT)
     columns = tree.as_dict()
     children = tree.children_counts()
-    end = min(offset + limit, tree.count)
-    nodes = [
-        {"id": columns["id"][i], "parent_id": columns["parent_id"][i], "status": columns["status"][i],
-         "depth": columns["depth"][i], "children": children[i],
-         "own_resolved": columns["own_resolved"][i], "own_total": columns["own_total"][i],
-         "clade_resolved": columns["clade_resolved"][i], "clade_total": columns["clade_total"][i],
-         "own_tampered": columns["own_tampered"][i], "clade_tampered": columns["clade_tampered"][i],
-         "score": columns["score"][i], "cmp": columns["cmp"][i]}
-        for i in range(offset, end)
-    ]
-    return {"run_id": run_id, "total": tree.count, "offset": offset, "limit": limit, "nodes": nodes}
+    usage = queries.node_usage(archive.db, run_id)
+    keys = ("id", "parent_id", "status", "depth", "own_resolved", "own_total", "clade_resolved", "clade_total",
+            "own_tampered", "clade_tampered", "score", "cmp")
+    rows = []
+    for i in range(tree.count):
+        row = {key: columns[key][i] for key in keys}
+        tokens, cost = usage.get(row["id"], (0, 0.0))
+        rows.append({**row, "children": children[i], "tokens": tokens, "cost_usd": cost})
+    return rows
+
+
+def _sort_key(sort: str) -> Any:
+    if sort == "evaluations":
+        return lambda row: row["own_total"]
+    if sort == "cost":
+        return lambda row: row["cost_usd"]
+    if sort == "status":
+        return lambda row: STATUS_ORDER.get(row["status"], 9)
+    return lambda row: row[sort]
+
+
+def node_page(archive: Archive, run_id: int, offset: int, limit: int, sort: str = "tree",
+              order: str = "asc") -> dict[str, Any]:
+    """A page of the run's nodes, in tree (breadth-first) order or sorted by
+    one column; a node without a value there (no score yet) comes last either
+    way, and ties keep the tree order, so pages never overlap."""
+    rows = node_rows(archive, run_id)
+    if sort != "tree":
+        key = _sort_key(sort)
+        known = [row for row in rows if key(row) is not None]
+        unknown = [row for row in rows if key(row) is None]
+        rows = sorted(known, key=key, reverse=order == "desc") + unknown
+    return {"run_id": run_id, "total": len(rows), "offset": offset, "limit": limit, "sort": sort, "order": order,
+            "nodes": rows[offset:offset + limit]}
 
 
 def evaluation_page(archive: Archive, run_id: int, offset: int, limit: int, outcome: str | None) -> dict[str, Any]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import APIRouter, Query, Response
 from starlette.background import BackgroundTask
@@ -14,7 +14,7 @@ from api.deps import ArchiveDep, SettingsDep, SupervisorDep
 from api.posted import PostedConfigError, PostedRunConfig, resolve_posted
 from api.routers.common import (CONFLICT, MAX_ID, NOT_FOUND, TOO_LARGE, RunId, TarGzResponse, unprocessable,
                                 unprocessable_fields)
-from api.schemas import EvaluationPage, NodePage, OutcomeName, RunAction, RunDetail, RunSummary, Timeline, TreeOut
+from api.schemas import EvaluationPage, NodePage, NodeSort, OutcomeName, RunAction, RunDetail, RunSummary, Timeline, TreeOut
 from api.supervisor import Conflict
 from archive.errors import CladeError
 from archive.export import export_node
@@ -109,10 +109,15 @@ def get_tree(run_id: RunId, archive: ArchiveDep) -> Any:
 def get_nodes(
     run_id: RunId,
     archive: ArchiveDep,
-    offset: int = Query(0, ge=0, le=MAX_ID, description="index of the first node (breadth-first order)"),
+    offset: int = Query(0, ge=0, le=MAX_ID, description="index of the first node (in the order asked for)"),
     limit: int = Query(500, ge=1, le=5000),
+    sort: NodeSort = Query("tree", description="tree (breadth-first, parents first) or a column; nodes without "
+                                                "a value there (no score yet) come last"),
+    order: Literal["asc", "desc"] = Query("asc"),
 ) -> Any:
-    return services.node_page(archive, run_id, offset, limit)
+    """The nodes with their counts and model use, a page at a time, sorted by score, evaluations, tokens,
+    cost, status, depth, ... if asked."""
+    return services.node_page(archive, run_id, offset, limit, sort, order)
 
 
 @router.get("/{run_id}/evaluations", response_model=EvaluationPage, responses=NOT_FOUND,

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from fastapi import APIRouter, Query, Request
@@ -21,7 +21,8 @@ from api.auth import COOKIE_NAME, TokenAuth
 from api.deps import ArchiveDep, SupervisorDep
 from api.logs import evaluation_log_dir, read_log
 from api.posted import as_posted
-from api.routers.common import EvaluationId, NodeId, RunId
+from api.routers.common import MAX_ID, EvaluationId, NodeId, RunId
+from api.schemas import NodeSort
 from api.web import svg
 from archive.errors import NotFound
 from archive.tree import tree_columns
@@ -210,6 +211,23 @@ def charts_partial(run_id: RunId, archive: ArchiveDep) -> Response:
     archive.repo.get_run(run_id)
     charts = _charts(archive, run_id)
     return HTMLResponse(charts["score"] + charts["cost"])
+
+
+NODE_COLUMNS = [("id", "id"), ("status", "status"), ("depth", "depth"), ("score", "own score"),
+                ("evaluations", "evaluations"), ("cmp", "clade (CMP)"), ("children", "children"),
+                ("tokens", "tokens"), ("cost", "cost (USD)")]
+NODE_TABLE_PAGE = 200
+
+
+@pages.get("/runs/{run_id}/nodes", response_class=HTMLResponse)
+def node_table_page(run_id: RunId, request: Request, archive: ArchiveDep,
+                    sort: NodeSort = Query("score"), order: Literal["asc", "desc"] = Query("desc"),
+                    offset: int = Query(0, ge=0, le=MAX_ID)) -> Response:
+    """Every node of a run in a table sorted by a column (a header click sorts by it, again reverses)."""
+    run = archive.repo.get_run(run_id)
+    page = services.node_page(archive, run_id, offset, NODE_TABLE_PAGE, sort, order)
+    return render(request, "nodes.html", run=run, page=page, columns=NODE_COLUMNS, sort=sort, order=order,
+                  step=NODE_TABLE_PAGE)
 
 
 # -- nodes and evaluations ----------------------------------------------------------

@@ -151,7 +151,7 @@ def populate_big_run(archive: Archive, nodes: int = 1000, seed: int = 7, name: s
 
     from sqlalchemy import insert, update
 
-    from archive.models import Evaluation, Node, Run, utcnow
+    from archive.models import Evaluation, LLMCall, Node, Run, utcnow
 
     rng = random.Random(seed)
     run = archive.repo.create_run(name, {"policy": {"name": "hgm"}, "final": {"min_evaluations": 3}})
@@ -181,6 +181,11 @@ def populate_big_run(archive: Archive, nodes: int = 1000, seed: int = 7, name: s
                              "created_at": now, "finished_at": now})
         if rows:
             s.execute(insert(Evaluation), rows)
+            s.execute(insert(LLMCall), [{"run_id": run.id, "node_id": row["node_id"], "purpose": "solve",
+                                         "model": "scripted", "prompt_tokens": row["prompt_tokens"],
+                                         "completion_tokens": row["completion_tokens"],
+                                         "cost_usd": row["prompt_tokens"] * 1e-6, "created_at": now}
+                                        for row in rows])
         best = max((i for i in range(nodes) if depth[i] >= 3), key=lambda i: (skill[i], -i), default=0)
         s.execute(update(Run).where(Run.id == run.id).values(
             nodes_count=nodes, evaluations_count=len(rows), best_node_id=ids[best], status=RunStatus.FINISHED,
