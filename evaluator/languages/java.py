@@ -126,27 +126,6 @@ _JUNIT_INVERSE = {"assertEquals": "assertNotEquals", "assertNotEquals": "assertE
                   "assertSame": "assertNotSame", "assertNotSame": "assertSame"}
 
 
-def _args(text: str, mask: list[bool], open_at: int) -> tuple[list[tuple[int, int]], int]:
-    """Spans of the top-level arguments of the call whose `(` is at open_at, and its `)`."""
-    depth, start, spans = 0, open_at + 1, []
-    for i in range(open_at, len(text)):
-        if not mask[i]:
-            continue
-        c = text[i]
-        if c in "([{":
-            depth += 1
-        elif c in ")]}":
-            depth -= 1
-            if depth == 0:
-                if text[start:i].strip():
-                    spans.append((start, i))
-                return spans, i
-        elif c == "," and depth == 1:
-            spans.append((start, i))
-            start = i + 1
-    raise ValueError("unbalanced parentheses")
-
-
 def _bump(text: str, spans: list[tuple[int, int]]) -> str | None:
     for start, end in spans:
         piece = text[start:end]
@@ -171,7 +150,7 @@ def turn(body: str) -> str | None:
             continue
         name, at = match.group("name"), match.start("name")
         try:
-            spans, close = _args(body, mask, match.end() - 1)
+            spans, close = mutate.call_args(body, mask, match.end() - 1)
         except ValueError:
             continue
         if not name.startswith("assertThat"):
@@ -187,7 +166,7 @@ def turn(body: str) -> str | None:
             if call is None or not mask[call.start("name")]:
                 break
             try:
-                spans, close = _args(body, mask, call.end() - 1)
+                spans, close = mutate.call_args(body, mask, call.end() - 1)
             except ValueError:
                 break
             calls.append((call.group("name"), call.start("name"), spans))

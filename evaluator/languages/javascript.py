@@ -205,7 +205,7 @@ def _calls(text: str, mask: list[bool]) -> list[_Call]:
         open_paren = match.end() - 1
         try:
             close_paren = _matching(text, mask, open_paren)
-            args = _args(text, mask, open_paren)
+            args = mutate.call_args(text, mask, open_paren)[0]
         except ValueError:
             continue
         if len(args) < 2:
@@ -280,24 +280,6 @@ _NOT = re.compile(r"\s*\.\s*not\b")
 _MATCHER = re.compile(r"\s*\.\s*(?P<name>\w+)\s*\(")
 
 
-def _args(text: str, mask: list[bool], open_at: int) -> list[tuple[int, int]]:
-    close = _matching(text, mask, open_at)
-    spans, depth, start = [], 0, open_at + 1
-    for i in range(open_at + 1, close):
-        if not mask[i]:
-            continue
-        if text[i] in "([{":
-            depth += 1
-        elif text[i] in ")]}":
-            depth -= 1
-        elif text[i] == "," and depth == 0:
-            spans.append((start, i))
-            start = i + 1
-    if text[start:close].strip():
-        spans.append((start, close))
-    return spans
-
-
 def turn(body: str) -> str | None:
     """The body with its first `expect(...)` made to fail whenever it passed: an expected literal of
     an equality matcher changed (`toBe(3)` → `toBe(4)`), else the matcher negated (`.not`)."""
@@ -316,7 +298,7 @@ def turn(body: str) -> str | None:
         if matcher is None or not mask[matcher.start("name")]:
             continue
         if matcher.group("name") in _EQUAL and not negated:
-            spans = _args(body, mask, matcher.end() - 1)
+            spans = mutate.call_args(body, mask, matcher.end() - 1)[0]
             if spans:
                 piece = body[spans[0][0]:spans[0][1]]
                 new = mutate.bump_text(piece)

@@ -47,8 +47,10 @@ def bump_text(token: str) -> str | None:
     return None
 
 
-def _args(text: str, mask: list[bool], open_at: int) -> list[tuple[int, int]]:
-    """Spans of the top-level, comma-separated arguments of the call whose `(` is at open_at."""
+def call_args(text: str, mask: list[bool], open_at: int) -> tuple[list[tuple[int, int]], int]:
+    """Spans of the top-level, comma-separated arguments of the call whose `(` is at open_at (an empty
+    last one left out: `f()` has none), and the index of its `)`; ValueError when it does not close.
+    Java's, JavaScript's and these canaries' one reading of a call."""
     depth, start, spans = 0, open_at + 1, []
     for i in range(open_at, len(text)):
         if not mask[i]:
@@ -59,12 +61,21 @@ def _args(text: str, mask: list[bool], open_at: int) -> list[tuple[int, int]]:
         elif c in ")]}":
             depth -= 1
             if depth == 0:
-                spans.append((start, i))
-                return spans
+                if text[start:i].strip():
+                    spans.append((start, i))
+                return spans, i
         elif c == "," and depth == 1:
             spans.append((start, i))
             start = i + 1
-    return []
+    raise ValueError("unbalanced parentheses")
+
+
+def _args(text: str, mask: list[bool], open_at: int) -> list[tuple[int, int]]:
+    """`call_args`' spans; none for a call that does not close."""
+    try:
+        return call_args(text, mask, open_at)[0]
+    except ValueError:
+        return []
 
 
 def _literal_edit(text: str, spans: list[tuple[int, int]]) -> tuple[int, int, str] | None:
