@@ -157,6 +157,37 @@ class NodePage(BaseModel):
     nodes: list[TreeNodeOut]
 
 
+class CompareCell(BaseModel):
+    evaluation_id: int
+    outcome: OutcomeName | None = Field(description="null while it runs")
+
+
+class CompareRow(BaseModel):
+    task_id: str
+    cells: list[list[CompareCell]] = Field(description="one list per compared node (in `nodes` order): that "
+                                                       "node's evaluations of the task, oldest first")
+
+
+class CompareNode(BaseModel):
+    id: int
+    parent_id: int | None
+    status: NodeStatusName
+    own_resolved: int
+    own_total: int
+    score: float | None
+
+
+class CompareOut(BaseModel):
+    run_id: int
+    a: int
+    b: int
+    nodes: list[CompareNode] = Field(description="the matrix's columns: a, b, then any `more`")
+    diff: str | None = Field(description="the unified diff from a's code to b's; null when one has no code")
+    diff_truncated: bool
+    diff_note: str | None = Field(description="why there is no diff")
+    tasks: list[CompareRow] = Field(description="every task any compared node was evaluated on, by task id")
+
+
 class LogFile(BaseModel):
     name: str
     bytes: int

@@ -10,11 +10,12 @@ from fastapi import APIRouter, Query, Response
 from starlette.background import BackgroundTask
 
 from api import services
+from api.compare import MAX_COMPARED, compare_nodes
 from api.deps import ArchiveDep, SettingsDep, SupervisorDep
 from api.posted import PostedConfigError, PostedRunConfig, resolve_posted
 from api.routers.common import (CONFLICT, MAX_ID, NOT_FOUND, TOO_LARGE, RunId, TarGzResponse, unprocessable,
                                 unprocessable_fields)
-from api.schemas import EvaluationPage, NodePage, NodeSort, OutcomeName, RunAction, RunDetail, RunSummary, Timeline, TreeOut
+from api.schemas import CompareOut, EvaluationPage, NodePage, NodeSort, OutcomeName, RunAction, RunDetail, RunSummary, Timeline, TreeOut
 from api.supervisor import Conflict
 from archive.errors import CladeError
 from archive.export import export_node
@@ -130,6 +131,21 @@ def get_evaluations(
     outcome: OutcomeName | None = Query(None, description="only the evaluations with this outcome"),
 ) -> Any:
     return services.evaluation_page(archive, run_id, offset, limit, outcome)
+
+
+@router.get("/{run_id}/compare", response_model=CompareOut, responses=NOT_FOUND, summary="Compare nodes of a run")
+def compare(
+    run_id: RunId,
+    archive: ArchiveDep,
+    a: int = Query(ge=1, le=MAX_ID, description="a node id: the diff's old side"),
+    b: int = Query(ge=1, le=MAX_ID, description="a node id: the diff's new side"),
+    more: list[int] = Query([], description="more node ids for the task matrix (at most 6)"),
+) -> Any:
+    """The unified diff between two nodes' code (any two of the run, not only parent and child) and a task ×
+    node matrix of outcomes with the evaluation ids."""
+    if any(not 1 <= n <= MAX_ID for n in more) or len(more) > MAX_COMPARED - 2:
+        return unprocessable(("more",), f"at most {MAX_COMPARED - 2} more node ids, each 1..{MAX_ID}", loc_in="query")
+    return compare_nodes(archive, run_id, [a, b, *more])
 
 
 @router.get("/{run_id}/timeline", response_model=Timeline, responses=NOT_FOUND, summary="Score and cost over time")

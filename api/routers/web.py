@@ -17,6 +17,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 
 from api import queries, services
+from api.compare import MAX_COMPARED, compare_nodes
 from api.auth import COOKIE_NAME, TokenAuth
 from api.deps import ArchiveDep, SupervisorDep
 from api.logs import evaluation_log_dir, read_log
@@ -228,6 +229,17 @@ def node_table_page(run_id: RunId, request: Request, archive: ArchiveDep,
     page = services.node_page(archive, run_id, offset, NODE_TABLE_PAGE, sort, order)
     return render(request, "nodes.html", run=run, page=page, columns=NODE_COLUMNS, sort=sort, order=order,
                   step=NODE_TABLE_PAGE)
+
+
+@pages.get("/runs/{run_id}/compare", response_class=HTMLResponse)
+def compare_page(run_id: RunId, request: Request, archive: ArchiveDep,
+                 a: int | None = Query(None, ge=1, le=MAX_ID), b: int | None = Query(None, ge=1, le=MAX_ID),
+                 more: list[int] = Query([])) -> Response:
+    """Two nodes' code diff and a task × node matrix; without both ids, the form to choose them."""
+    run = archive.repo.get_run(run_id)
+    chosen = [n for n in (a, b, *more[:MAX_COMPARED - 2]) if n is not None]
+    result = compare_nodes(archive, run_id, chosen) if a is not None and b is not None else None
+    return render(request, "compare.html", run=run, result=result, a=a, b=b)
 
 
 # -- nodes and evaluations ----------------------------------------------------------
