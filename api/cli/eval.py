@@ -114,6 +114,11 @@ def eval_command(
     model: str = typer.Option("local", "--model", help="model name code agents ask for (CLADE_MODEL)"),
     llm_token: str = typer.Option("", "--llm-token", help="token to send with --llm-socket"),
     agent_timeout: float = typer.Option(600.0, "--agent-timeout", help="seconds an agent may work on one task"),
+    max_steps: int = typer.Option(None, "--max-steps", min=1, max=10_000,
+                                  help="model calls an agent may make per task (default: the contract's, 30)"),
+    max_answer_tokens: int = typer.Option(None, "--max-answer-tokens", min=1, max=1_000_000,
+                                          help="the longest answer an agent asks of the model per turn "
+                                               "(default: the contract's, 1024)"),
     tests_timeout: float = typer.Option(None, "--tests-timeout", help="seconds the hidden tests may run "
                                                                       "(default: the task's own)"),
     list_only: bool = typer.Option(False, "--list", help="list the benchmark's subsets and tasks, and exit"),
@@ -171,7 +176,9 @@ def eval_command(
         run_id = archive.repo.get_node(node_id).run_id if archive is not None and node_id is not None else None
         with _model_access(not spec.is_reference, llm_socket, model, llm_token, Path(tmp), archive, run_id) as access:
             options = EvalOptions(
-                agent_limits=AgentLimits(seconds=agent_timeout), tests_timeout=tests_timeout, model=access,
+                agent_limits=AgentLimits(max_steps=max_steps or AgentLimits.max_steps, seconds=agent_timeout,
+                                         max_answer_tokens=max_answer_tokens or AgentLimits.max_answer_tokens),
+                tests_timeout=tests_timeout, model=access,
                 log_root=out_dir / "tasks",
             )
             started = time.monotonic()
