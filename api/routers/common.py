@@ -43,12 +43,11 @@ class TextResponse(PlainTextResponse):
     media_type = "text/plain"
 
 
-def unprocessable(loc: tuple[str, ...], message: str, kind: str = "value_error", loc_in: str = "body"
-                  ) -> JSONResponse:
+def unprocessable(loc: tuple[str, ...], message: str, kind: str = "value_error") -> JSONResponse:
     """A 422 shaped like FastAPI's own validation errors (plus a dotted `field`)."""
     return JSONResponse(
         status_code=422,
-        content={"detail": [{"loc": [loc_in, *loc], "msg": message, "type": kind, "field": ".".join(loc)}]},
+        content={"detail": [{"loc": ["body", *loc], "msg": message, "type": kind, "field": ".".join(loc)}]},
     )
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import tempfile
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Response
+from pydantic import Field
 from starlette.background import BackgroundTask
 
 from api import services
@@ -23,6 +24,7 @@ from archive.models import RunStatus
 from evolve.runs import create_run, request_stop
 
 router = APIRouter(prefix="/api/runs", tags=["runs"])
+NodeIdItem = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 
 @router.post(
@@ -139,12 +141,11 @@ def compare(
     archive: ArchiveDep,
     a: int = Query(ge=1, le=MAX_ID, description="a node id: the diff's old side"),
     b: int = Query(ge=1, le=MAX_ID, description="a node id: the diff's new side"),
-    more: list[int] = Query([], description="more node ids for the task matrix (at most 6)"),
+    more: list[NodeIdItem] = Query([], max_length=MAX_COMPARED - 2,
+                                   description=f"more node ids for the task matrix (at most {MAX_COMPARED - 2})"),
 ) -> Any:
     """The unified diff between two nodes' code (any two of the run, not only parent and child) and a task ×
     node matrix of outcomes with the evaluation ids."""
-    if any(not 1 <= n <= MAX_ID for n in more) or len(more) > MAX_COMPARED - 2:
-        return unprocessable(("more",), f"at most {MAX_COMPARED - 2} more node ids, each 1..{MAX_ID}", loc_in="query")
     return compare_nodes(archive, run_id, [a, b, *more])
 
 
