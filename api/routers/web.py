@@ -22,6 +22,7 @@ from api.auth import COOKIE_NAME, TokenAuth
 from api.deps import ArchiveDep, SupervisorDep
 from api.logs import evaluation_log_dir, read_log
 from api.posted import as_posted
+from api.timing import step_timing
 from api.routers.common import MAX_ID, EvaluationId, NodeId, RunId
 from api.schemas import NodeSort
 from api.web import svg
@@ -314,9 +315,11 @@ def evaluation_page(evaluation_id: EvaluationId, request: Request, archive: Arch
             text, truncated = read_log(evaluation_log_dir(archive, evaluation), name)
         except NotFound:
             missing = name
+    trajectory = name.endswith(".jsonl") and bool(text)
+    timing = step_timing(text, archive.repo.llm_calls(evaluation_id=evaluation_id)) if trajectory else None
     return render(request, "evaluation.html", evaluation=data, current=name, names=names, text=text,
-                  truncated=truncated, missing=missing,
-                  entries=_trajectory(text) if name.endswith(".jsonl") and text else None)
+                  truncated=truncated, missing=missing, timing=timing,
+                  entries=_trajectory(text) if trajectory else None)
 
 
 # -- the API reference, drawn from the OpenAPI document --------------------------------
