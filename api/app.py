@@ -26,6 +26,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from api.errors import error_response, field_errors
 from api.auth import COOKIE_NAME, SAFE_METHODS, UNAUTHORIZED, TokenAuth, ensure_token, require_auth
 from api.posted import PostedConfigError, PostedRunConfig
 from api.routers import evaluations, events, health, nodes, runs, web
@@ -38,6 +39,7 @@ from archive.errors import CladeError, DatabaseError, NotFound
 from evolve.config import error_message
 
 PUBLIC_PATHS = {"/healthz", "/login", "/logout"}
+PUBLIC_PREFIX = "/static/"  # the CSS and scripts: nothing secret, and the login page needs its style
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".svg": "image/svg+xml"}
@@ -80,7 +82,7 @@ class AuthMiddleware:
                 message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
             await send(message)
 
-        if scope["path"] not in PUBLIC_PATHS:
+        if scope["path"] not in PUBLIC_PATHS and not scope["path"].startswith(PUBLIC_PREFIX):
             request = Request(scope)
             header = request.headers.get("authorization", "")
             scheme, _, credentials = header.partition(" ")
@@ -93,8 +95,8 @@ class AuthMiddleware:
             if by_cookie and request.method not in SAFE_METHODS:
                 origin = request.headers.get("origin")
                 if origin is not None and origin.split("://", 1)[-1].rstrip("/") != request.headers.get("host", ""):
-                    response = JSONResponse({"detail": "cross-site request refused: use the server's own pages "
-                                                       "or a bearer token"}, status_code=403)
+                    response = error_response(403, "cross-site request refused: use the server's own pages "
+                                                   "or a bearer token")
                     await response(scope, receive, send_with_headers)
                     return
         await self.app(scope, receive, send_with_headers)
@@ -110,9 +112,9 @@ class BodyLimitMiddleware:
 
     def _too_large(self) -> Response:
         shown = f"{self.max_bytes // 1024} KiB" if self.max_bytes < 1024**2 else f"{self.max_bytes / 1024**2:g} MiB"
-        return JSONResponse({"detail": f"the request body is larger than {shown} ({self.max_bytes} bytes), the most "
-                                       "this server reads: a run configuration needs a few KiB; send less"},
-                            status_code=413, headers={"Connection": "close"})
+        return error_response(413, f"the request body is larger than {shown} ({self.max_bytes} bytes), the most "
+                                   "this server reads: a run configuration needs a few KiB; send less",
+                              headers={"Connection": "close"})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -155,7 +157,7 @@ def _unauthorized(scope: Scope) -> Response:
     if _wants_html(scope):
         body = (Path(__file__).resolve().parent / "web" / "templates" / "login_needed_static.html").read_text()
         return Response(body, status_code=401, media_type="text/html; charset=utf-8", headers=headers)
-    return JSONResponse({"detail": UNAUTHORIZED}, status_code=401, headers=headers)
+    return error_response(401, UNAUTHORIZED, headers=headers)
 
 
 MAX_ECHO_CHARS = 1000  # of a refused input echoed back in a 422
@@ -203,7 +205,7 @@ def _field_errors(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
 def _error_page(request: Request, status: int, message: str) -> Response:
     if _wants_html(request.scope):
         return web.render(request, "error.html", status_code=status, status=status, message=message)
-    return JSONResponse({"detail": message}, status_code=status)
+    return error_response(status, message)
 
 
 def _install_error_handlers(app: FastAPI) -> None:
@@ -220,8 +222,7 @@ def _install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(PostedConfigError)
     async def _posted_config(request: Request, exc: PostedConfigError) -> Response:
-        return JSONResponse({"detail": [{"loc": ["body", *loc], "msg": message, "type": "value_error",
-                                         "field": ".".join(loc)} for loc, message in exc.errors]}, status_code=422)
+        return field_errors(exc.errors)
 
     @app.exception_handler(DatabaseError)
     async def _database(request: Request, exc: DatabaseError) -> Response:
@@ -237,9 +238,7 @@ def _install_error_handlers(app: FastAPI) -> None:
             return _unauthorized(request.scope)
         if exc.status_code == 400 and request.url.path.startswith("/api/"):
             # FastAPI's answer to a body it cannot even decode: one more validation error
-            message = f"the body cannot be read as JSON ({exc.detail})"
-            return JSONResponse({"detail": [{"loc": ["body"], "msg": message, "type": "json_invalid",
-                                             "field": ""}]}, status_code=422)
+            return field_errors([((), f"the body cannot be read as JSON ({exc.detail})")], "json_invalid")
         detail = exc.detail if isinstance(exc.detail, str) else json.dumps(exc.detail)
         if exc.status_code == 404 and detail == "Not Found":
             detail = f"no such page: {request.url.path}"
@@ -258,6 +257,10 @@ def create_app(settings: ServerSettings, *, archive: Archive | None = None, laun
     app = FastAPI(
         title="Clade",
         summary="Start evolution runs, browse the agent tree, export the best agent.",
+        description="Every route but /healthz needs `Authorization: Bearer TOKEN` (the token is in "
+                    "CLADE_HOME/api_token). Every error, whatever its status, is `{\"detail\": [{\"loc\", "
+                    "\"msg\", \"type\", \"field\"}]}` (ErrorOut): a 422 lists each refused input, any other "
+                    "status has one item. Lists are paged with `offset` and `limit` (events with `after`).",
         version=health._version(),
         openapi_url=None,
         docs_url=None,
@@ -285,7 +288,16 @@ def create_app(settings: ServerSettings, *, archive: Archive | None = None, laun
             schema = generate()
             components = schema.setdefault("components", {}).setdefault("schemas", {})
             for model in (ErrorOut, StreamEnd):  # referenced by hand-written response schemas
-                components[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                found = model.model_json_schema(ref_template="#/components/schemas/{model}")
+                components.update(found.pop("$defs", {}))
+                components[model.__name__] = found
+            for operations in schema.get("paths", {}).values():  # a 422 is in the one error shape too
+                for operation in operations.values():
+                    refused = operation.get("responses", {}).get("422")
+                    if refused is not None:
+                        refused["content"] = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
+            for unused in ("HTTPValidationError", "ValidationError"):
+                components.pop(unused, None)
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -296,7 +308,7 @@ def create_app(settings: ServerSettings, *, archive: Archive | None = None, laun
 
     static = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file() and p.suffix in STATIC_TYPES}
 
-    @app.get("/static/{name}", include_in_schema=False, dependencies=authed)
+    @app.get("/static/{name}", include_in_schema=False)
     def static_file(name: str) -> Response:
         path = static.get(name)  # a fixed listing made at start-up: no path from the request
         if path is None:

@@ -24,8 +24,20 @@ class Health(BaseModel):
     version: str
 
 
+class ErrorItem(BaseModel):
+    loc: list[str | int] = Field(description="where: FastAPI's location of a refused input (body, query, path "
+                                             "first); empty for an error that is not about one input")
+    msg: str = Field(description="what went wrong and what to do")
+    type: str = Field(description="the kind: value_error, missing, ... for a 422; unauthorized, forbidden, "
+                                  "not_found, conflict, too_large, too_many_streams, unavailable otherwise")
+    field: str = Field(description="the dotted path of a refused input (budget.task_evaluations); empty otherwise")
+
+
 class ErrorOut(BaseModel):
-    detail: str = Field(description="what went wrong and what to do")
+    """Every error, whatever its status (api/errors.py): a 422 lists each refused field, any other
+    status is one item."""
+
+    detail: list[ErrorItem]
 
 
 class RunSummary(BaseModel):
@@ -44,6 +56,13 @@ class RunSummary(BaseModel):
     created_at: str | None
     started_at: str | None
     finished_at: str | None
+
+
+class RunPage(BaseModel):
+    total: int = Field(description="runs in the archive")
+    offset: int
+    limit: int
+    runs: list[RunSummary] = Field(description="oldest first")
 
 
 class Budget(BaseModel):

@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from llm.config import BackendConfig
 
 from api.auth import ensure_token
+from api.errors import error_text
 from api.settings import DEFAULT_HOST, DEFAULT_PORT, ServerSettings
 
 _SECRET_QUERY = re.compile(r"((?:token|code)=)[^&\s\"]+")
@@ -117,8 +118,7 @@ class BackgroundServer:
         with self.client() as client:
             response = client.post("/api/runs", json=body)
         if response.status_code == 422:
-            fields = "; ".join(f"{e.get('field')}: {e.get('msg')}" for e in response.json()["detail"])
-            raise CladeError(f"the server refused the configuration: {fields}")
+            raise CladeError(f"the server refused the configuration: {error_text(response.json(), response.text)}")
         response.raise_for_status()
         return response.json()
 
@@ -147,7 +147,7 @@ class BackgroundServer:
         with self.client() as client, client.stream("GET", f"/api/runs/{run_id}/best/export") as response:
             if response.status_code != 200:
                 response.read()
-                raise CladeError(response.json().get("detail", f"export failed: HTTP {response.status_code}"))
+                raise CladeError(error_text(response.json(), f"export failed: HTTP {response.status_code}"))
             tmp = dest.with_name(f".{dest.name}.part")
             with tmp.open("wb") as handle:
                 for chunk in response.iter_bytes():

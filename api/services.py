@@ -9,11 +9,10 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from api import queries
 from api.logs import evaluation_log_dir, list_logs, node_log_dir
-from api.supervisor import RunSupervisor
 from archive import Archive
 from archive.errors import CladeError
 from archive.models import Evaluation, Outcome, Run
@@ -23,12 +22,19 @@ from archive.tree import tree_columns
 MAX_DIFF_CHARS = 2_000_000
 
 
+class Driving(Protocol):
+    """Who tells whether a process drives a run: the server's RunSupervisor, or the CLI's lease reader
+    (a Protocol so that the CLI can build the API's bodies without importing the engine)."""
+
+    def driving(self, run_id: int) -> bool: ...
+
+
 def _config_section(run: Run, name: str) -> dict[str, Any]:
     section = (run.config or {}).get(name)
     return section if isinstance(section, dict) else {}
 
 
-def run_summary(run: Run, supervisor: RunSupervisor) -> dict[str, Any]:
+def run_summary(run: Run, supervisor: Driving) -> dict[str, Any]:
     data = run_dict(run)
     data["policy"] = _config_section(run, "policy").get("name")
     data["engine_alive"] = supervisor.driving(run.id)
@@ -40,7 +46,7 @@ def _score(node_id: int, resolved: int, total: int) -> dict[str, Any]:
             "score": round(resolved / total, 4) if total else None}
 
 
-def run_detail(archive: Archive, supervisor: RunSupervisor, run_id: int) -> dict[str, Any]:
+def run_detail(archive: Archive, supervisor: Driving, run_id: int) -> dict[str, Any]:
     repo = archive.repo
     run = repo.get_run(run_id)
     data = run_summary(run, supervisor)
@@ -90,10 +96,22 @@ def run_detail(archive: Archive, supervisor: RunSupervisor, run_id: int) -> dict
     return data
 
 
-def evaluation_out(archive: Archive, evaluation: Evaluation) -> dict[str, Any]:
+def public_evaluation(evaluation: Evaluation) -> dict[str, Any]:
+    """An evaluation as the API shows it: no server paths. `log_path` is left
+    out (the logs are listed by name), and an agent the evaluator named by the
+    temporary folder it ran from (`details.agent`: /tmp/clade-…) is named by
+    its node instead, which is what that folder held."""
     data = evaluation_dict(evaluation)
-    data.pop("log_path", None)  # a server path; the logs are listed by name instead
+    data.pop("log_path", None)
     data["run_id"] = evaluation.run_id
+    details = data.get("details")
+    if isinstance(details, dict) and isinstance(details.get("agent"), str) and details["agent"].startswith(("/", "~")):
+        data["details"] = {**details, "agent": f"node:{evaluation.node_id}"}
+    return data
+
+
+def evaluation_out(archive: Archive, evaluation: Evaluation) -> dict[str, Any]:
+    data = public_evaluation(evaluation)
     data["logs"] = [{"name": n, "bytes": b} for n, b in list_logs(evaluation_log_dir(archive, evaluation)).items()]
     return data
 
@@ -194,9 +212,7 @@ def evaluation_page(archive: Archive, run_id: int, offset: int, limit: int, outc
     total, rows = archive.repo.evaluations_page(run_id, offset, limit, Outcome(outcome) if outcome else None)
     evaluations = []
     for row in rows:
-        data = evaluation_dict(row)
-        data.pop("log_path", None)  # a server path; /api/evaluations/{id} lists the logs by name
-        evaluations.append({**data, "run_id": row.run_id})
+        evaluations.append(public_evaluation(row))
     return {"run_id": run_id, "total": total, "offset": offset, "limit": limit, "evaluations": evaluations}
 
 

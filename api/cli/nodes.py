@@ -12,7 +12,6 @@ from rich.text import Text
 
 from api.cli.context import JSON_OPTION, archive, print_json
 from api.cli.text import terminal_safe
-from archive.serialize import evaluation_dict, node_dict
 
 app = typer.Typer(help="Nodes of the archive tree (agent versions).", no_args_is_help=True)
 
@@ -20,11 +19,11 @@ app = typer.Typer(help="Nodes of the archive tree (agent versions).", no_args_is
 @app.command("show")
 def show(node_id: int = typer.Argument(..., help="Node id."), as_json: bool = JSON_OPTION) -> None:
     """What the node is, why it exists, and how it scored."""
-    repo = archive().repo
-    node = repo.get_node(node_id)
-    evaluations = [evaluation_dict(e) for e in repo.node_evaluations(node_id)]
-    data = node_dict(node, *repo.node_counts([node_id])[node_id], repo.tampered_counts([node_id])[node_id])
-    data["evaluations"] = evaluations
+    from api.services import node_detail
+
+    opened = archive()
+    node = opened.repo.get_node(node_id)
+    data = node_detail(opened, node_id)  # GET /api/nodes/{id}'s body
     if as_json:
         print_json(data)
         return
@@ -40,6 +39,7 @@ def show(node_id: int = typer.Argument(..., help="Node id."), as_json: bool = JS
         console.print("proposal " + json.dumps(node.proposal, indent=2), markup=False)  # JSON escapes controls
     if node.failure_reason:
         console.print(Text("failure  ", style="red") + Text(terminal_safe(node.failure_reason)))
+    evaluations = data["evaluations"]
     if evaluations:
         table = Table("id", "task", "outcome", "seconds", "tokens", "reason")
         for e in evaluations:

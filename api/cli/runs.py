@@ -15,14 +15,31 @@ from archive.serialize import run_dict
 from archive.tree import TreeNode
 
 app = typer.Typer(help="Evolution runs.", no_args_is_help=True)
+RUN_HINT = "list runs with `clade run list`"
+
+
+class LeaseDriving:
+    """Whether a process drives a run, read from its lease (api.services.Driving): the CLI's
+    answer to the question the server's RunSupervisor answers, without importing the engine."""
+
+    def __init__(self, opened) -> None:  # type: ignore[no-untyped-def]
+        self.archive = opened
+
+    def driving(self, run_id: int) -> bool:
+        from archive.lease import current_driver
+
+        return current_driver(self.archive.db, run_id) is not None
 
 
 @app.command("list")
 def list_runs(as_json: bool = JSON_OPTION) -> None:
     """List every run with its status and counters."""
-    runs = [run_dict(run) for run in archive().repo.list_runs()]
-    if as_json:
-        print_json(runs)
+    from api.services import run_summary
+
+    opened = archive()
+    runs = [run_summary(run, LeaseDriving(opened)) for run in opened.repo.list_runs()]
+    if as_json:  # GET /api/runs's body, every run on one page
+        print_json({"total": len(runs), "offset": 0, "limit": max(len(runs), 100), "runs": runs})  # 100: the API default
         return
     if not runs:
         typer.echo("no runs yet")
@@ -45,12 +62,12 @@ def list_runs(as_json: bool = JSON_OPTION) -> None:
 @app.command("tree")
 def tree(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JSON_OPTION) -> None:
     """The run's tree with own and clade (own + descendants') counts."""
-    nodes = archive().repo.tree(run_id)
-    if as_json:
-        fields = ("id", "parent_id", "status", "commit", "own_resolved", "own_total", "clade_resolved", "clade_total",
-                  "own_tampered", "clade_tampered")
-        print_json({"run_id": run_id, "nodes": [{f: getattr(n, f) for f in fields} for n in nodes.values()]})
+    if as_json:  # GET /api/runs/{id}/tree's body: the tree in columns
+        from archive.tree import tree_columns
+
+        print_json(tree_columns(archive().db, run_id, hint=RUN_HINT).as_dict())
         return
+    nodes = archive().repo.tree(run_id)
     console = Console()
     for node in _depth_first(nodes):
         console.print(
@@ -136,23 +153,19 @@ def status(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JS
     """Status, budget spent, counters and the best node so far."""
     from archive.lease import current_driver  # not evolve.runs: that imports the engine and litellm
 
-    repo = archive().repo
-    data = run_dict(repo.get_run(run_id))
-    nodes, evaluations = repo.pending_work(run_id)
-    data["driver"] = current_driver(archive().db, run_id)
-    data["engine_alive"] = data["driver"] is not None
-    data["under_way"] = {"expansions": [n.id for n in nodes], "evaluations": [e.id for e in evaluations]}
-    tree = repo.tree(run_id)
-    data["valid_nodes"] = sum(1 for n in tree.values() if n.status == "valid")
-    data["evaluations_by_outcome"] = repo.outcome_counts(run_id=run_id)
-    data["search"] = repo.search_conventions(run_id)
+    from api.services import run_detail
+
+    opened = archive()
+    data = run_detail(opened, LeaseDriving(opened), run_id)  # GET /api/runs/{id}'s body
+    data["driver"] = current_driver(opened.db, run_id)  # and who drives it
     if as_json:
         print_json(data)
         return
     console = Console()
     driven = f" (driven by {data['driver']})" if data["driver"] else ""
     console.print(f"[bold]run {run_id}[/bold] {data['name']}: {data['status']}{driven}", markup=True)
-    console.print(f"nodes {data['nodes']} ({data['valid_nodes']} valid), evaluations {data['evaluations']}, "
+    valid = data["nodes_by_status"].get("valid", 0)
+    console.print(f"nodes {data['nodes']} ({valid} valid), evaluations {data['evaluations']}, "
                   f"model calls {data['llm_calls']}, tokens {data['prompt_tokens'] + data['completion_tokens']}, "
                   f"cost {data['cost_usd']:.4f} USD", markup=False)
     by_outcome = data["evaluations_by_outcome"]
@@ -160,7 +173,14 @@ def status(run_id: int = typer.Argument(..., help="Run id."), as_json: bool = JS
     if by_outcome["tampered"]:
         console.print(f"tampered: {by_outcome['tampered']} grade(s) refused, the code under test forged them "
                       "(failures; see `clade node show NODE`)", markup=False)
-    console.print(f"best node: {data['best_node_id'] or '-'}", markup=False)
+    best, leader = data["best_node"], data["leader"]
+    console.print(f"best node: {best['id']} ({best['own_resolved']}/{best['own_total']})" if best else
+                  f"best node: - (leader so far: {leader['id']}, {leader['own_resolved']}/{leader['own_total']})"
+                  if leader else "best node: -", markup=False)
+    budget = data["budget"]
+    console.print(f"budget: evaluations {budget['evaluations_spent']}/{budget['task_evaluations'] or '-'}, "
+                  f"expansions {budget['expansions_spent']}/{budget['expansions'] or '-'}, "
+                  f"tokens {budget['tokens_spent']}/{budget['tokens'] or '-'}", markup=False)
     if data["search"]:
         rules = "; ".join(f"{key}: {value}" for key, value in data["search"]["conventions"].items())
         console.print(f"searched with {data['search']['policy']} ({rules})", markup=False)

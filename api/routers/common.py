@@ -9,6 +9,7 @@ from fastapi import Path
 from fastapi.responses import FileResponse, PlainTextResponse, StreamingResponse
 from fastapi.responses import JSONResponse
 
+from api.errors import field_errors
 from api.schemas import ErrorOut  # noqa: F401 - referenced by $ref
 
 def _error(description: str) -> dict[str, Any]:
@@ -44,20 +45,13 @@ class TextResponse(PlainTextResponse):
 
 
 def unprocessable(loc: tuple[str, ...], message: str, kind: str = "value_error") -> JSONResponse:
-    """A 422 shaped like FastAPI's own validation errors (plus a dotted `field`)."""
-    return JSONResponse(
-        status_code=422,
-        content={"detail": [{"loc": ["body", *loc], "msg": message, "type": kind, "field": ".".join(loc)}]},
-    )
+    """A 422 naming one body field (api.errors' shape)."""
+    return field_errors([(loc, message)], kind)
 
 
 def unprocessable_fields(errors: list[tuple[tuple[str, ...], str]], kind: str = "value_error") -> JSONResponse:
-    """A 422 naming several fields, each (loc, message)."""
-    return JSONResponse(
-        status_code=422,
-        content={"detail": [{"loc": ["body", *loc], "msg": message, "type": kind, "field": ".".join(loc)}
-                            for loc, message in errors]},
-    )
+    """A 422 naming several body fields, each (loc, message)."""
+    return field_errors(errors, kind)
 
 
 MAX_ID = 2**63 - 1  # what a database integer column holds

@@ -33,10 +33,10 @@ from typing import Any, TypeVar
 import anyio.to_thread
 from anyio import CapacityLimiter
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import JSONResponse
 from starlette.types import Receive, Scope, Send
 
 from api import services
+from api.errors import error_response
 from api.deps import ArchiveDep, SettingsDep, SupervisorDep
 from api.routers.common import MAX_ID, NOT_FOUND, TOO_MANY_STREAMS, EventStreamResponse, RunId
 from api.schemas import SSE_EVENT_SCHEMA, EventList
@@ -143,7 +143,7 @@ async def stream_events(
     refused = slots.acquire(client)
     if refused is not None:
         retry = str(settings.sse_retry_after_seconds)
-        return JSONResponse({"detail": refused}, status_code=429, headers={"Retry-After": retry})
+        return error_response(429, refused, headers={"Retry-After": retry})
     released = False
 
     def release() -> None:

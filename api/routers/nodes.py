@@ -10,7 +10,7 @@ from fastapi import APIRouter, Query, Response
 from api import services
 from api.deps import ArchiveDep
 from api.logs import MAX_LOG_BYTES, node_log_dir, read_log
-from api.routers.common import NOT_FOUND, NodeId, TarGzResponse, TextResponse
+from api.routers.common import CONFLICT, NOT_FOUND, NodeId, TarGzResponse, TextResponse
 from api.routers.runs import export_response
 from api.schemas import NodeDetail
 
@@ -56,7 +56,8 @@ def get_node_log(
     responses={200: {"description": "tar.gz: the code plus clade-lineage.json; bundle: a git bundle of its history",
                      "content": {"application/gzip": {"schema": {"type": "string", "format": "binary"}},
                                  "application/octet-stream": {"schema": {"type": "string", "format": "binary"}}}},
-               **NOT_FOUND},
+               **NOT_FOUND, 409: CONFLICT[409] | {"description": "the node has no code yet (being built, or invalid "
+                                                                "before its patch applied)"}},
     summary="Export a node's agent",
 )
 def export(node_id: NodeId, archive: ArchiveDep, format: ExportFormat = Query(ExportFormat.TAR_GZ)) -> Response:

@@ -16,7 +16,7 @@ from api.deps import ArchiveDep, SettingsDep, SupervisorDep
 from api.posted import PostedConfigError, PostedRunConfig, resolve_posted
 from api.routers.common import (CONFLICT, MAX_ID, NOT_FOUND, TOO_LARGE, RunId, TarGzResponse, unprocessable,
                                 unprocessable_fields)
-from api.schemas import CompareOut, EvaluationPage, NodePage, NodeSort, OutcomeName, RunAction, RunDetail, RunSummary, Timeline, TreeOut
+from api.schemas import CompareOut, EvaluationPage, NodePage, NodeSort, OutcomeName, RunAction, RunDetail, RunPage, Timeline, TreeOut
 from api.supervisor import Conflict
 from archive.errors import CladeError
 from archive.export import export_node
@@ -61,9 +61,16 @@ def start_run(
     return services.run_detail(archive, supervisor, run.id)
 
 
-@router.get("", response_model=list[RunSummary], summary="List runs")
-def list_runs(archive: ArchiveDep, supervisor: SupervisorDep) -> Any:
-    return [services.run_summary(run, supervisor) for run in archive.repo.list_runs()]
+@router.get("", response_model=RunPage, summary="List runs, a page at a time")
+def list_runs(
+    archive: ArchiveDep,
+    supervisor: SupervisorDep,
+    offset: int = Query(0, ge=0, le=MAX_ID, description="index of the first run (oldest first)"),
+    limit: int = Query(100, ge=1, le=1000),
+) -> Any:
+    runs = archive.repo.list_runs()
+    return {"total": len(runs), "offset": offset, "limit": limit,
+            "runs": [services.run_summary(run, supervisor) for run in runs[offset:offset + limit]]}
 
 
 @router.get("/{run_id}", response_model=RunDetail, responses=NOT_FOUND, summary="A run's status")
@@ -174,6 +181,8 @@ def export_response(archive, node_id: int, fmt: str,  # type: ignore[no-untyped-
                     name: str | None = None) -> TarGzResponse:
     """The node's code as a download; named `clade-runN-nodeM.tar.gz` (or `.bundle`) unless `name` is given."""
     node = archive.repo.get_node(node_id)
+    if node.commit is None:  # the node exists: its state, not its id, is what refuses the export
+        raise Conflict(f"node {node_id} has no code yet (status {node.status.value}): export a built node")
     folder = tempfile.mkdtemp(prefix="clade-api-export-")
     suffix = "tar.gz" if fmt == "tar.gz" else "bundle"
     name = name or f"clade-run{node.run_id}-node{node_id}.{suffix}"

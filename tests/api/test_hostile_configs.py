@@ -296,20 +296,20 @@ def test_a_body_over_the_cap_gets_413_and_nothing_is_stored(serve_app, archive: 
     with server.client() as client:
         declared = client.post("/api/runs", content=huge, headers={"Content-Type": "application/json"})
         assert declared.status_code == 413, declared.text[:300]
-        assert "1 MiB" in declared.json()["detail"]
+        assert "1 MiB" in declared.json()["detail"][0]["msg"]
 
         def chunks() -> Iterator[bytes]:  # no Content-Length: the server counts what it reads
             for i in range(0, len(huge), 64 * 1024):
                 yield huge[i:i + 64 * 1024]
 
         chunked = client.post("/api/runs", content=chunks(), headers={"Content-Type": "application/json"})
-        assert chunked.status_code == 413 and chunked.json()["detail"].startswith("the request body is larger")
+        assert chunked.status_code == 413 and chunked.json()["detail"][0]["msg"].startswith("the request body is larger")
         assert chunked.headers["x-content-type-options"] == "nosniff"  # the usual headers on a refusal too
         # under the cap, the name's own bound answers
         long_name = client.post("/api/runs", json={"name": "n" * 500_000})
         assert long_name.status_code == 422 and "name" in error_fields(long_name)
         listed = client.get("/api/runs")
-        assert listed.status_code == 200 and listed.json() == [] and len(listed.content) < 100
+        assert listed.status_code == 200 and listed.json()["runs"] == [] and len(listed.content) < 100
     with httpx.Client(base_url=server.url, timeout=30) as anonymous:  # no token: 401 before anything is read
         assert anonymous.post("/api/runs", content=huge).status_code == 401
     assert_untouched(archive, server)
@@ -346,10 +346,10 @@ def test_event_streams_are_capped_per_client_and_in_all(serve_app, archive: Arch
             assert ninth.status_code == 429, ninth.text
             assert ninth.headers["content-type"].startswith("application/json")
             assert int(ninth.headers["retry-after"]) > 0
-            assert "event streams open" in ninth.json()["detail"]
+            assert "event streams open" in ninth.json()["detail"][0]["msg"]
         started = time.monotonic()
         listed = client.get("/api/runs")  # the server still answers everything else
-        assert listed.status_code == 200 and listed.json()[0]["id"] == run_id, time.monotonic() - started
+        assert listed.status_code == 200 and listed.json()["runs"][0]["id"] == run_id, time.monotonic() - started
         assert client.get(f"/api/runs/{run_id}").status_code == 200
 
         # another client has its own share, until the total is reached
@@ -357,7 +357,7 @@ def test_event_streams_are_capped_per_client_and_in_all(serve_app, archive: Arch
         assert [r.status_code for r in theirs] == [200, 200] and slots.open() == 10
         with open_stream(other, run_id) as over_total:
             over_total.read()
-            assert over_total.status_code == 429 and "the most this server allows" in over_total.json()["detail"]
+            assert over_total.status_code == 429 and "the most this server allows" in over_total.json()["detail"][0]["msg"]
 
         # a client that goes away gives its slot back
         opened[0].close()
@@ -377,7 +377,7 @@ def test_a_stream_of_a_missing_run_takes_no_slot(serve_app, archive: Archive) ->
     with server.client() as client:
         for _ in range(3):
             missing = client.get("/api/runs/999999/events")
-            assert missing.status_code == 404 and missing.json()["detail"]
+            assert missing.status_code == 404 and missing.json()["detail"][0]["type"] == "not_found"
     assert server.app.state.streams.open() == 0
 
 

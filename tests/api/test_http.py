@@ -36,10 +36,13 @@ def test_every_route_but_healthz_needs_the_token(serve_app, run_ids, clade_home:
     ids = {"run_id": run_ids["run"], "node_id": run_ids["best"], "evaluation_id": run_ids["evaluations"][0]}
     routes = [(method.upper(), path.format(**ids)) for path, ops in spec["paths"].items() for method in ops]
     routes += [("GET", p) for p in ("/", f"/runs/{run_ids['run']}", f"/nodes/{run_ids['best']}", "/docs",
-                                    "/static/app.css", "/api/openapi.json", "/api/no-such-route")]
+                                    "/api/openapi.json", "/api/no-such-route")]
     assert ("GET", "/api/runs/{id}/tree".replace("{id}", str(run_ids["run"]))) in routes
     with httpx.Client(base_url=server.url, timeout=30) as anonymous:
         assert anonymous.get("/healthz").json()["status"] == "ok"
+        style = anonymous.get("/static/app.css")  # public: the login page needs it, and it holds nothing secret
+        assert style.status_code == 200 and style.headers["content-type"].startswith("text/css")
+        assert anonymous.get("/static/api_token").status_code == 404
         for method, path in routes:
             if path == "/healthz":
                 continue
@@ -129,7 +132,9 @@ def test_a_good_config_creates_and_launches_a_run(serve_app, archive: Archive) -
         assert client.post(f"/api/runs/{only_recorded['id']}/resume").status_code == 200
         assert server.launched == [run["id"], only_recorded["id"]]
         listed = client.get("/api/runs").json()
-        assert [r["id"] for r in listed] == [run["id"], only_recorded["id"]]
+        assert [r["id"] for r in listed["runs"]] == [run["id"], only_recorded["id"]] and listed["total"] == 2
+        assert [r["id"] for r in client.get("/api/runs", params={"offset": 1, "limit": 1}).json()["runs"]] == [
+            only_recorded["id"]]
     assert archive.repo.events_since(run["id"])[0].kind == "run_created"
 
 
@@ -146,10 +151,10 @@ def test_pause_resume_cancel(serve_app, archive: Archive) -> None:
         assert cancelled["run"]["status"] == "cancelled"
         for action in ("pause", "resume", "cancel"):
             again = client.post(f"/api/runs/{run_id}/{action}")
-            assert again.status_code == 409 and "cancelled" in again.json()["detail"]
+            assert again.status_code == 409 and "cancelled" in again.json()["detail"][0]["msg"]
         assert client.post("/api/runs/999999/pause").status_code == 404
         no_best = client.get(f"/api/runs/{run_id}/best/export")
-        assert no_best.status_code == 409 and "no best node yet" in no_best.json()["detail"]
+        assert no_best.status_code == 409 and "no best node yet" in no_best.json()["detail"][0]["msg"]
 
 
 # -- the tree, nodes, evaluations ------------------------------------------------------------

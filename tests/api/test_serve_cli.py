@@ -79,7 +79,7 @@ def test_serve_prints_the_token_once_and_a_login_link_every_time(clade_home: Cla
             login = browser.get(f"/login?code={code}")
             assert login.status_code == 303 and COOKIE_NAME in login.headers["set-cookie"]
             assert browser.get("/api/runs").status_code == 200
-        assert httpx.get(f"{url}/api/runs", headers={"Authorization": f"Bearer {token}"}).json() == []
+        assert httpx.get(f"{url}/api/runs", headers={"Authorization": f"Bearer {token}"}).json()["runs"] == []
     finally:
         _stop(process)
     log = "".join(lines) + (process.stdout.read() if process.stdout else "")

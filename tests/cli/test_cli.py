@@ -57,7 +57,7 @@ def test_version() -> None:
 
 def test_listing_showing_diffing_exporting(populated, tmp_path: Path) -> None:
     run, root, child = populated
-    runs = json.loads(clade("run", "list", "--json").stdout)
+    runs = json.loads(clade("run", "list", "--json").stdout)["runs"]
     assert [(r["id"], r["name"], r["nodes"], r["evaluations"]) for r in runs] == [(run.id, "demo run", 2, 2)]
     assert "demo run" in clade("run", "list").stdout
 
@@ -70,7 +70,7 @@ def test_listing_showing_diffing_exporting(populated, tmp_path: Path) -> None:
     assert diff.startswith("diff --git a/agent/core.py") and "+    print('hello, world')" in diff
 
     tree = json.loads(clade("run", "tree", str(run.id), "--json").stdout)
-    assert {n["id"]: (n["clade_resolved"], n["clade_total"]) for n in tree["nodes"]} == {root.id: (1, 2), child.id: (1, 2)}
+    assert dict(zip(tree["id"], zip(tree["clade_resolved"], tree["clade_total"]))) == {root.id: (1, 2), child.id: (1, 2)}
 
     out = tmp_path / "best.tar.gz"
     assert clade("export", str(child.id), "-o", str(out)).returncode == 0
@@ -144,7 +144,7 @@ def test_patch_that_does_not_apply(populated, tmp_path: Path, clade_home: CladeH
     store = clade_home.code_store_path(run.id)
     refs_before = sorted(p.name for p in (store / "refs" / "heads").iterdir())
     assert_user_error(clade("node", "add", str(root.id), "--patch", str(bad)), "does not apply", "make the patch against")
-    assert json.loads(clade("run", "list", "--json").stdout)[0]["nodes"] == 2
+    assert json.loads(clade("run", "list", "--json").stdout)["runs"][0]["nodes"] == 2
     assert sorted(p.name for p in (store / "refs" / "heads").iterdir()) == refs_before
 
     good = tmp_path / "good.diff"
@@ -154,7 +154,7 @@ def test_patch_that_does_not_apply(populated, tmp_path: Path, clade_home: CladeH
     )
     added = clade("node", "add", str(root.id), "--patch", str(good), "--summary", "annotate")
     assert added.returncode == 0, added.stderr
-    assert json.loads(clade("run", "list", "--json").stdout)[0]["nodes"] == 3
+    assert json.loads(clade("run", "list", "--json").stdout)["runs"][0]["nodes"] == 3
 
 
 @pytest.mark.parametrize("args, needles", [

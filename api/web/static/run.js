@@ -168,7 +168,8 @@
     fetch("/api/runs/" + runId + "/" + action, { method: "POST" })
       .then(function (r) { return r.json(); })
       .then(function (data) {
-        document.getElementById("action-message").textContent = data.message || data.detail || "";
+        var problems = (data.detail || []).map(function (e) { return e.msg; }).join("; ");
+        document.getElementById("action-message").textContent = data.message || problems;
         refresh();
         if (action === "resume") setTimeout(connect, 500);
       });

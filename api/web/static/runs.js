@@ -28,8 +28,8 @@
       .then(function (res) {
         if (res.status === 201) { window.location = "/runs/" + res.data.id; return; }
         var detail = res.data.detail;
-        if (Array.isArray(detail)) say(detail.map(function (e) { return (e.field || e.loc.join(".")) + ": " + e.msg; }));
-        else say([String(detail)]);
+        // every error is {"detail": [{loc, msg, type, field}]} (api/errors.py)
+        say((detail || []).map(function (e) { return e.field ? e.field + ": " + e.msg : e.msg; }));
       })
       .catch(function (e) { say(["the request failed: " + e]); });
   });
