@@ -20,6 +20,7 @@ from api import queries, services
 from api.compare import MAX_COMPARED, compare_nodes
 from api.auth import COOKIE_NAME, TokenAuth
 from api.deps import ArchiveDep, SupervisorDep
+from api.errors import field_errors
 from api.logs import evaluation_log_dir, read_log
 from api.posted import as_posted
 from api.timing import step_timing
@@ -81,6 +82,23 @@ def _diff_lines(diff: str) -> list[tuple[str, str]]:
 
 
 templates.env.filters["diff_lines"] = _diff_lines
+
+# Event payload fields that name a node or an evaluation: shown as links (run.js does the same live).
+PAYLOAD_LINKS = {"node_id": "/nodes/", "parent_id": "/nodes/", "best_node_id": "/nodes/",
+                 "evaluation_id": "/evaluations/"}
+
+
+def _payload_parts(payload: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(key, value as text, link or None) for each field of an event's payload."""
+    parts = []
+    for key, value in (payload or {}).items():
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+        linked = PAYLOAD_LINKS.get(key) if isinstance(value, int) and not isinstance(value, bool) else None
+        parts.append((str(key), text, f"{linked}{value}" if linked else None))
+    return parts
+
+
+templates.env.filters["payload_parts"] = _payload_parts
 
 
 def render(request: Request, name: str, status_code: int = 200, **context: Any) -> HTMLResponse:
@@ -169,6 +187,27 @@ def _charts(archive, run_id: int) -> dict[str, str]:  # type: ignore[no-untyped-
     cost = svg.line_chart([("tokens (k)", "#0969da", tokens)],
                           title=f"Cost over time ({usd:.4f} USD)", y_label="k tokens", y_format="{:.1f}")
     return {"score": score, "cost": cost}
+
+
+@pages.post("/runs/config-as-json")
+async def config_as_json(request: Request) -> Response:
+    """A run configuration typed on the runs page, as JSON or YAML (JSON is YAML), read into the JSON that
+    POST /api/runs takes: the page has no YAML parser of its own and loads nothing from elsewhere."""
+    text = (await request.body()).decode("utf-8", "replace")
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        return field_errors([((), f"the configuration is neither JSON nor YAML{where}: {problem}")], "yaml_invalid")
+    if not isinstance(data, dict):
+        return field_errors([((), "the configuration must be a mapping of sections (name:, budget:, ...)")])
+    try:  # YAML has dates and .nan; the API takes JSON: dates as text, no NaN
+        body = json.dumps(data, allow_nan=False, default=str)
+    except ValueError:
+        return field_errors([((), "numbers must be finite (no .nan or .inf)")])
+    return Response(body, media_type="application/json")
 
 
 @pages.get("/runs/{run_id}", response_class=HTMLResponse)

@@ -65,12 +65,21 @@
     timer = setTimeout(refresh, wait);
   }
 
+  var LINKS = { node_id: "/nodes/", parent_id: "/nodes/", best_node_id: "/nodes/", evaluation_id: "/evaluations/" };
   function addLog(ev) {
     var li = document.createElement("li");
     li.dataset.seq = ev.seq;
     var seq = document.createElement("span"); seq.className = "seq"; seq.textContent = ev.seq;
     var kind = document.createElement("span"); kind.className = "kind"; kind.textContent = " " + ev.kind + " ";
-    var payload = document.createElement("span"); payload.className = "payload"; payload.textContent = JSON.stringify(ev.payload);
+    var payload = document.createElement("span"); payload.className = "payload";
+    Object.keys(ev.payload || {}).forEach(function (key) {  // as the page draws them (web.py _payload_parts)
+      var value = ev.payload[key], href = LINKS[key] && typeof value === "number" ? LINKS[key] + value : null;
+      var name = document.createElement("span"); name.className = "field"; name.textContent = key + "=";
+      var shown = document.createElement(href ? "a" : "span");
+      shown.textContent = typeof value === "string" ? value : JSON.stringify(value);
+      if (href) shown.href = href;
+      payload.appendChild(name); payload.appendChild(shown); payload.appendChild(document.createTextNode(" "));
+    });
     li.appendChild(seq); li.appendChild(kind); li.appendChild(payload);
     log.insertBefore(li, log.firstChild);
     while (log.children.length > 200) log.removeChild(log.lastChild);

@@ -1,4 +1,5 @@
-// The runs page: start a run from a JSON configuration (POST /api/runs).
+// The runs page: start a run from a configuration typed as JSON or YAML
+// (the server reads YAML into JSON: /runs/config-as-json), POST /api/runs.
 (function () {
   "use strict";
   var form = document.getElementById("start-run");
@@ -20,11 +21,16 @@
   }
   form.addEventListener("submit", function (event) {
     event.preventDefault();
-    var body;
-    try { body = JSON.parse(area.value); } catch (e) { say(["not valid JSON: " + e.message]); return; }
     say(["starting…"]);
-    fetch("/api/runs", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })
-      .then(function (r) { return r.json().then(function (data) { return { status: r.status, data: data }; }); })
+    function post(url, type, body) {
+      return fetch(url, { method: "POST", headers: { "Content-Type": type }, body: body })
+        .then(function (r) { return r.json().then(function (data) { return { status: r.status, data: data }; }); });
+    }
+    post("/runs/config-as-json", "text/plain; charset=utf-8", area.value)
+      .then(function (res) {
+        if (res.status !== 200) return res;
+        return post("/api/runs", "application/json", JSON.stringify(res.data));
+      })
       .then(function (res) {
         if (res.status === 201) { window.location = "/runs/" + res.data.id; return; }
         var detail = res.data.detail;
