@@ -23,6 +23,10 @@ from archive.models import Node, utcnow
 from archive.serialize import node_dict, timestamp
 
 MANIFEST_NAME = "clade-lineage.json"
+README_NAME = "README.md"
+# The agent contract's command line (evaluator/contract.py agent_argv, which the archive may not import;
+# tests/api/test_export_readme.py keeps the two equal).
+RUN_COMMAND = "python3 -m agent --problem PROBLEM.md --repo REPO --out OUT"
 MANIFEST_FORMAT = "clade-lineage/1"
 ExportFormat = Literal["tar.gz", "bundle"]
 
@@ -52,6 +56,42 @@ def lineage_manifest(archive: Archive, node_id: int) -> dict[str, Any]:
     }
 
 
+def export_readme(manifest: dict[str, Any]) -> str:
+    """README.md of an exported agent: what it is and how to run it by hand, outside Clade."""
+    node, run = manifest["node"], manifest["run"]
+    score = f"{node['own_resolved']}/{node['own_total']} tasks resolved" if node.get("own_total") else "not evaluated"
+    models = ", ".join(m for m in run.get("models") or [] if m) or "the run's model"
+    return f"""# Clade agent: run {run['id']} ({run['name']}), node {node['id']}
+
+A coding agent grown by Clade: {score} in its run, {len(manifest['ancestors'])} ancestors
+(`{MANIFEST_NAME}` says who they are, why each exists and how each scored).
+
+## Run it
+
+It needs Python 3.11 and git; the seed agent uses the standard library only.
+It works on a git repository, is told the task in a file, and talks to an
+OpenAI-compatible endpoint (the run used {models}):
+
+```bash
+export CLADE_LLM_BASE_URL=http://127.0.0.1:8000/v1   # any OpenAI-compatible /v1 (http://, https://, http+unix://)
+export CLADE_MODEL=MODEL_NAME                        # the model name that endpoint serves
+export CLADE_LLM_TOKEN=API_KEY                       # sent as the bearer token (may be empty for a local server)
+{RUN_COMMAND}
+```
+
+(run it from this folder, so that `agent` is this agent's package). PROBLEM.md
+is the task statement, REPO a git repository at the commit to fix, OUT a
+folder it writes `patch.diff` (the change, against REPO's commit),
+`trajectory.jsonl` (every message and tool call) and `summary.json` into.
+Add `--self-improve` to have it work on its own code (REPO = a copy of this
+folder under git). Limits: `CLADE_AGENT_MAX_STEPS`, `CLADE_AGENT_MAX_TOKENS`,
+`CLADE_AGENT_MAX_SECONDS`, `CLADE_AGENT_MAX_ANSWER_TOKENS`.
+
+The agent's code was written by a model: run it in a sandbox (a container
+without your keys or network beyond the model endpoint), as Clade does.
+"""
+
+
 @contextmanager
 def _atomic_destination(dest: Path) -> Iterator[Path]:
     folder = dest.parent if str(dest.parent) else Path(".")
@@ -79,14 +119,17 @@ def export_node(archive: Archive, node_id: int, dest: Path, fmt: ExportFormat = 
         return dest
     if fmt != "tar.gz":
         raise CladeError(f"unknown export format {fmt!r}: use tar.gz or bundle")
-    manifest = json.dumps(lineage_manifest(archive, node_id), indent=2).encode()
+    lineage = lineage_manifest(archive, node_id)
+    manifest = json.dumps(lineage, indent=2).encode()
+    readme = export_readme(lineage).encode()
     with tempfile.TemporaryDirectory(prefix="clade-export-") as code_dir, _atomic_destination(dest) as tmp:
         store.materialize(node.commit, Path(code_dir))
         with tarfile.open(tmp, "w:gz") as tar:
             for path in sorted(Path(code_dir).iterdir()):
                 tar.add(path, arcname=path.name)
-            info = tarfile.TarInfo(MANIFEST_NAME)
-            info.size = len(manifest)
-            info.mtime = int(utcnow().timestamp())
-            tar.addfile(info, io.BytesIO(manifest))
+            for name, data in ((MANIFEST_NAME, manifest), (README_NAME, readme)):
+                info = tarfile.TarInfo(name)
+                info.size = len(data)
+                info.mtime = int(utcnow().timestamp())
+                tar.addfile(info, io.BytesIO(data))
     return dest

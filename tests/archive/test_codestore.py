@@ -15,7 +15,7 @@ import pytest
 
 from archive import Archive, CodeStore
 from archive.errors import PatchDoesNotApply
-from archive.export import MANIFEST_NAME, export_node
+from archive.export import MANIFEST_NAME, README_NAME, export_node
 
 
 def read_tree(folder: Path) -> dict[str, str]:
@@ -107,6 +107,8 @@ def test_export_tar_gz_holds_code_and_lineage(archive: Archive, fifty_node_tree,
         tar.extractall(unpacked, filter="data")
     manifest = json.loads((unpacked / MANIFEST_NAME).read_text())
     (unpacked / MANIFEST_NAME).unlink()
+    assert "python3 -m agent --problem" in (unpacked / README_NAME).read_text()
+    (unpacked / README_NAME).unlink()
     assert read_tree(unpacked) == expected[deepest.id]
     assert manifest["node"]["id"] == deepest.id and manifest["node"]["commit"] == deepest.commit
     assert [a["id"] for a in manifest["ancestors"]] == [n.id for n in chain[:-1]]
