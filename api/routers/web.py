@@ -304,6 +304,7 @@ def _trajectory(text: str) -> list[dict[str, Any]]:
     """trajectory.jsonl as entries a template can show (an evolved agent may
     write anything: unknown lines are shown as they are)."""
     entries = []
+    origin: float | None = None
     for number, line in enumerate(text.splitlines()):
         if len(entries) >= MAX_TRAJECTORY_ENTRIES:
             entries.append({"kind": "note", "label": "…", "body": f"{len(text.splitlines()) - number} more lines"})
@@ -339,6 +340,10 @@ def _trajectory(text: str) -> list[dict[str, Any]]:
             rest = {k: v for k, v in item.items() if k not in ("type", "time")}
             entries.append({"kind": kind, "label": kind,
                             "body": json.dumps(rest, indent=2, default=str)[:MAX_ENTRY_CHARS]})
+        stamp = item.get("time")
+        if isinstance(stamp, (int, float)) and not isinstance(stamp, bool):  # when it was logged, from the first
+            origin = stamp if origin is None else origin
+            entries[-1]["at"] = stamp - origin
     return entries
 
 

@@ -27,6 +27,7 @@ def test_steps_with_time_and_tokens(serve_app, archive: Archive) -> None:
         # the gateway's call had 120 prompt and 30 completion tokens
         assert _cells(page.text) == [["1", "1.0 s", "0.90 s", "0.50 s", "bash", "-", "120", "30"]]
         assert "2 s from the first entry to the last" in page.text
+        assert re.findall(r'class="at">\+([0-9.]+) s', page.text) == ["0.00", "0.10", "1.00", "1.50", "2.00"]
         # a call the steps cannot be paired with: no tokens per step, and the page says why
         run = archive.repo.get_evaluation(evaluation)
         archive.repo.record_llm_call(model="scripted", run_id=run.run_id, node_id=run.node_id,
