@@ -60,6 +60,7 @@ def test_the_openapi_document_names_the_error_shape_everywhere(serve_app, archiv
     server = serve_app()
     with server.client() as client:
         spec = client.get("/api/openapi.json").json()
+        assert 'id="error-shape"' in client.get("/docs").text  # the people's page says it too
     assert "HTTPValidationError" not in json.dumps(spec)
     errors = 0
     for path, operations in spec["paths"].items():
