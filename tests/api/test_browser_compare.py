@@ -30,7 +30,7 @@ def test_compare_a_node_with_the_best_agent(serve_app, archive: Archive, browser
     removed = [e.text for e in browser.find_elements(By.CSS_SELECTOR, "#diff .d-del")]
     assert any("Run the tests before you finish." in line for line in added)
     assert any("Read the failing test first." in line for line in removed)
-    screenshot(browser, artifacts, "13-compare")
+    screenshot(browser, artifacts, "23-compare")
     cells[2].find_element(By.TAG_NAME, "a").click()
     wait.until(EC.presence_of_element_located((By.CSS_SELECTOR, "ol.trajectory")))
     assert f"node {child_a}" in browser.find_element(By.CSS_SELECTOR, ".crumbs").text

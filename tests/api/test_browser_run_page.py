@@ -32,7 +32,7 @@ def test_events_are_numbered_once_and_link_their_ids(serve_app, archive: Archive
                                                                  "node_id": ids["children"][1], "task_id": "t"})
     live = wait.until(lambda d: d.find_elements(By.CSS_SELECTOR, f'#event-log .payload a[href="/evaluations/{evaluation.id}"]'))
     assert live[0].text == str(evaluation.id)
-    screenshot(browser, artifacts, "14-events-with-links")
+    screenshot(browser, artifacts, "24-events-with-links")
 
 
 def test_a_long_reason_wraps_in_its_cell(serve_app, archive: Archive, browser, artifacts: Path) -> None:
@@ -49,7 +49,7 @@ def test_a_long_reason_wraps_in_its_cell(serve_app, archive: Archive, browser, a
     page_width = browser.execute_script("return document.documentElement.scrollWidth")
     assert page_width <= browser.execute_script("return window.innerWidth"), page_width
     assert cell.is_displayed()
-    screenshot(browser, artifacts, "15-long-reason-wraps")
+    screenshot(browser, artifacts, "25-long-reason-wraps")
 
 
 def test_the_runs_form_takes_yaml(serve_app, archive: Archive, browser) -> None:

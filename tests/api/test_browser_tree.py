@@ -46,7 +46,7 @@ def test_a_thousand_node_tree_zoom_pan_find_and_lineage(serve_app, archive: Arch
     r, b = root.rect, box.rect
     assert b["x"] <= r["x"] + r["width"] / 2 <= b["x"] + b["width"]
     assert b["y"] <= r["y"] + r["height"] / 2 <= b["y"] + b["height"]
-    screenshot(browser, artifacts, "10-tree-1000-initial")
+    screenshot(browser, artifacts, "20-tree-1000-initial")
 
     # The best agent's lineage: every node on the path root → best has the class, nothing else.
     path = _lineage(archive, big["best"])
@@ -70,7 +70,7 @@ def test_a_thousand_node_tree_zoom_pan_find_and_lineage(serve_app, archive: Arch
     assert vb[2] >= float(svg.get_attribute("width")) - 1 or vb[3] >= float(svg.get_attribute("height")) - 1
     others = [a for a in browser.find_elements(By.CSS_SELECTOR, "#tree a.node:not(.lineage) text.label")[:5]]
     assert others and all(t.value_of_css_property("display") == "none" for t in others)
-    screenshot(browser, artifacts, "11-tree-1000-fit")
+    screenshot(browser, artifacts, "21-tree-1000-fit")
 
     # Zoom buttons and the wheel.
     browser.find_element(By.ID, "tree-zoom-in").click()
@@ -106,7 +106,7 @@ def test_a_thousand_node_tree_zoom_pan_find_and_lineage(serve_app, archive: Arch
     assert _scale(browser) >= 1.5
     assert "labels" in browser.find_element(By.CSS_SELECTOR, "#tree svg").get_attribute("class")
     assert node.find_element(By.CSS_SELECTOR, "text").is_displayed()
-    screenshot(browser, artifacts, "12-tree-1000-found-node")
+    screenshot(browser, artifacts, "22-tree-1000-found-node")
 
     # An unknown id says so.
     search.clear()
