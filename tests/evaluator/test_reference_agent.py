@@ -111,11 +111,13 @@ def test_clade_eval_runs_mini_swe_agent_on_the_small_set(clade_home: CladeHome, 
     same grader (the scripted model submits at once: no change, so nothing is resolved)."""
     from tests.evaluator.test_cli_eval import clade
 
-    _, access = scripted_model(Script(default=SUBMIT))
+    server, access = scripted_model(Script(default=SUBMIT))
     out = tmp_path / "report"
-    result = clade("eval", "--agent", "mini-swe-agent", "--subset", "small", "--workers", "2",
-                   "--llm-socket", access.socket_path, "--model", "scripted", "--json", "--out", str(out))
+    result = clade("eval", "--agent", "mini-swe-agent", "--subset", "small", "--workers", "2", "--max-steps", "3",
+                   "--max-answer-tokens", "77", "--llm-socket", access.socket_path, "--model", "scripted", "--json",
+                   "--out", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
+    assert len(server.chat_requests) == 10 and {r["max_tokens"] for r in server.chat_requests} == {77}
     report = json.loads((out / "report.json").read_text())
     assert report["summary"]["agent"] == "mini-swe-agent" and report["summary"]["tasks"] == 10
     for task in report["tasks"]:
