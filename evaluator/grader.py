@@ -196,8 +196,9 @@ def _grade(sb: Any, task: Task, patch: str, repo: str, tests_timeout: float, log
             cwd = SCRATCH_CWD
             copy = f"rm -rf {SCRATCH_CWD} && mkdir -p {SCRATCH_CWD} && cp -r {shlex.quote(repo)}/. {SCRATCH_CWD}"
             copied = sb.exec(["bash", "-c", copy], timeout=120)
-            if not copied.ok:
-                raise CladeError(f"copying the repository for the tests failed: {copied.output[-300:]}")
+            if not copied.ok:  # as the sandbox user, of the patched repository: the patch's failure, not ours
+                return Graded(Outcome.UNRESOLVED, "the tests' copy of the repository could not be made: "
+                              + _error_line(copied.output), set_aside=set_aside)
         plan = {"mode": "each", "cwd": cwd, "timeout": tests_timeout, "env": dict(_BUILT[language].BUILD_ENV),
                 "tests": tests}
         _grader(sb, "true", log, "the test plan", files={f"{HARNESS_DIR}/plan.json": json.dumps(plan)})
