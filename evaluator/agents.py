@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING
 
 from archive.code_limits import CodeLimits, UnsafeCode, check_folder
 from archive.codestore import IGNORED_NAMES
+from evaluator import agents_image
 from evaluator.errors import AgentNotFound
 
 if TYPE_CHECKING:
@@ -37,7 +38,7 @@ if TYPE_CHECKING:
 
 REFERENCE_AGENTS = ("gold", "noop")
 # Third-party agents Clade ships behind the contract: name -> the code root holding their agent/ entry.
-THIRD_PARTY_AGENTS = {"mini-swe-agent": Path(__file__).parent / "reference_agents" / "mini_swe_agent"}
+THIRD_PARTY_AGENTS = {"mini-swe-agent": agents_image.SEED_ADAPTER}
 
 
 @dataclass(frozen=True)
@@ -117,14 +118,15 @@ def resolve_agent(name: str, *, archive: Archive | None = None, workdir: Path | 
     if name == "seed":
         return AgentSpec("seed", code_root=write_agent_code(None, None, dest))
     if name in THIRD_PARTY_AGENTS:
-        shutil.copytree(THIRD_PARTY_AGENTS[name], dest, ignore=shutil.ignore_patterns("__pycache__"), dirs_exist_ok=True)
+        shutil.copytree(THIRD_PARTY_AGENTS[name], dest, ignore=shutil.ignore_patterns("__pycache__"),
+                        dirs_exist_ok=True)
         return AgentSpec(name, code_root=dest, needs_agents_image=True)
     raw = name.removeprefix("node:")
     if not raw.isdigit() and ("/" in name or name.endswith((".tar.gz", ".tgz")) or Path(name).exists()):
         return code_agent(_agent_from_path(Path(name).expanduser(), dest), name=name)
     if not raw.isdigit():
-        raise AgentNotFound(f"unknown agent {name!r}: use gold, noop, seed, mini-swe-agent, a node id (see `clade run tree RUN`), "
-                            "or the path of a folder holding agent/ or of a `clade export` .tar.gz")
+        raise AgentNotFound(f"unknown agent {name!r}: use gold, noop, seed, mini-swe-agent, a node id (see `clade run "
+                            "tree RUN`), or the path of a folder holding agent/ or of a `clade export` .tar.gz")
     if archive is None:
         raise AgentNotFound(f"agent {name!r} is a node id, but no archive is open to read its code from")
     node_id = int(raw)

@@ -31,7 +31,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from evaluator.errors import ImageUnavailable
-from evaluator.images import docker_build
+from evaluator.images import add_bytes, docker_build
 
 REPOSITORY = "clade-agents"
 LOCK = Path(__file__).with_name("agents_image.lock")
@@ -57,8 +57,8 @@ def image_tag(base: str | None = None) -> str:
 
 
 # Offline and quiet: litellm would fetch its price list from GitHub at import, mini-swe-agent print a banner.
-OFFLINE_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "MSWEA_SILENT_STARTUP": "1", "MSWEA_COST_TRACKING": "ignore_errors",
-               "HF_HUB_OFFLINE": "1", "MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT": "3"}
+OFFLINE_ENV = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "MSWEA_SILENT_STARTUP": "1",
+               "MSWEA_COST_TRACKING": "ignore_errors", "HF_HUB_OFFLINE": "1", "MSWEA_MODEL_RETRY_STOP_AFTER_ATTEMPT": "3"}
 
 
 def agent_env() -> dict[str, str]:
@@ -139,11 +139,8 @@ def lock() -> Path:
 def build_context(base: str | None, wheels: list[Path]) -> io.BytesIO:
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        for name, data in (("Dockerfile", dockerfile(base).encode()),
-                           ("wheels/requirements.txt", ("\n".join(pins()) + "\n").encode())):
-            info = tarfile.TarInfo(name)
-            info.size = len(data)
-            tar.addfile(info, io.BytesIO(data))
+        add_bytes(tar, "Dockerfile", dockerfile(base).encode())
+        add_bytes(tar, "wheels/requirements.txt", ("\n".join(pins()) + "\n").encode())
         for wheel in wheels:
             tar.add(wheel, arcname=f"wheels/{wheel.name}")
     context.seek(0)
@@ -162,7 +159,7 @@ def build(base: str | None = None, *, say: Callable[[str], None] = lambda line: 
     if not image_exists(_base(base), client):
         raise ImageUnavailable(f"the image {_base(base)} to add the agents' packages to is not built: run "
                                "`clade sandbox build` (or build the task's image) first")
-    say(f"building {tag}: mini-swe-agent and its packages on {_base(base)} (once; about a minute)")
+    say(f"building {tag}: mini-swe-agent and its packages on {_base(base)} (once; a few minutes)")
     docker_build(client, build_context(base, download_wheels(say)), tag, say,
                  f"the base image needs python3 with venv (Debian's python3.11), as {_base(None)} has",
                  network="none")
@@ -191,6 +188,11 @@ def write_seed(dest: Path, say: Callable[[str], None] = lambda line: None) -> Pa
                 (dest / "agent" / "minisweagent" / "LICENSE.md").parent.mkdir(parents=True, exist_ok=True)
                 (dest / "agent" / "minisweagent" / "LICENSE.md").write_bytes(source.read(name))
     return dest
+
+
+def runtime(base: str | None = None) -> tuple[str, dict[str, str]]:
+    """(image, extra environment) an agent needing these packages runs with, on `base`."""
+    return require(base), agent_env()
 
 
 def require(base: str | None = None) -> str:

@@ -7,6 +7,8 @@ it, not a Docker error halfway through a run.
 
 from __future__ import annotations
 
+import io
+import tarfile
 from collections.abc import Callable
 from typing import IO, Any
 
@@ -36,6 +38,13 @@ def require_images(tasks: list[Task]) -> None:
         "where a registry is reachable run `docker pull IMAGE` (or `swebench images build TASK_REPO -i ID`), "
         "then `docker save IMAGE | gzip > image.tar.gz`, copy the file here and `docker load -i image.tar.gz`"
     )
+
+
+def add_bytes(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    """One file of a build context, from memory."""
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), mode
+    tar.addfile(info, io.BytesIO(data))
 
 
 def docker_build(client: Any, context: IO[bytes], tag: str, say: Callable[[str], None], needs: str,

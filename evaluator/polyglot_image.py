@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
 from evaluator.errors import ImageUnavailable
-from evaluator.images import docker_build
+from evaluator.images import add_bytes, docker_build
 
 REPOSITORY = "clade-polyglot"
 PACKAGES: dict[str, tuple[str, ...]] = {
@@ -274,22 +274,16 @@ def dockerfile(languages: tuple[str, ...], base: str | None = None) -> str:
     )
 
 
-def _add(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
-    info = tarfile.TarInfo(name)
-    info.size, info.mode = len(data), mode
-    tar.addfile(info, io.BytesIO(data))
-
-
 def build_context(languages: tuple[str, ...], base: str | None = None,
                   progress: Callable[[str], None] = lambda line: None) -> io.BytesIO:
     """The build context: the Dockerfile, then under files/ what COPY puts in the image (crates included)."""
     context = io.BytesIO()
     with tarfile.open(fileobj=context, mode="w") as tar:
-        _add(tar, "Dockerfile", dockerfile(languages, base).encode())
+        add_bytes(tar, "Dockerfile", dockerfile(languages, base).encode())
         for path, text in files(languages).items():
-            _add(tar, f"files{path}", text.encode())
+            add_bytes(tar, f"files{path}", text.encode())
         for path, data, mode in vendored_files(languages, progress=progress):
-            _add(tar, f"files{path}", data, mode)
+            add_bytes(tar, f"files{path}", data, mode)
     context.seek(0)
     return context
 

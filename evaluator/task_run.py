@@ -187,8 +187,8 @@ def _solve(task: Task, agent: AgentSpec, options: EvalOptions, base: Path | None
     if agent.needs_agents_image:
         from evaluator import agents_image
 
-        image = agents_image.require(image)
-        extra_env.update(agents_image.agent_env())
+        image, env = agents_image.runtime(image)
+        extra_env.update(env)
     try:
         ran = run_agent(agent.code_root, base, task.problem_statement, access, limits=options.limits,
                         agent_limits=options.agent_limits, image=image,

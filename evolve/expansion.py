@@ -121,4 +121,4 @@ def _agent_runtime(unit: ExpandUnit) -> tuple[str | None, dict[str, str]]:
         return None, {}
     from evaluator import agents_image
 
-    return agents_image.require(), agents_image.agent_env()
+    return agents_image.runtime()
