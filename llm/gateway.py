@@ -66,6 +66,18 @@ from llm.validate import Limits, check_request, completion_limit, parse_body
 
 log = logging.getLogger(__name__)
 
+
+class _QuietShutdown(logging.Filter):
+    """Drops uvicorn's "Cancel N running task(s)" error: the gateway says which calls
+    its shutdown cut short itself (a warning each), and a run that ended cleanly
+    must not read as one that failed."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return "running task(s), timeout graceful shutdown exceeded" not in record.getMessage()
+
+
+logging.getLogger("uvicorn.error").addFilter(_QuietShutdown())
+
 START_TIMEOUT_S = 30.0
 # Bodies larger than this are parsed and checked on a worker thread, so the
 # event loop keeps answering everyone else meanwhile.
@@ -101,6 +113,7 @@ class Gateway:
         self._guard: ConnectionGuard | None = None
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
+        self._stopping = False  # stop() was called: a call cancelled now was cut short by the shutdown
         self._loop: asyncio.AbstractEventLoop | None = None
         self._sockets: list[socket.socket] = []
         self.tcp_address: tuple[str, int] | None = None
@@ -185,6 +198,7 @@ class Gateway:
     def start(self) -> Gateway:
         if self._thread is not None:
             return self
+        self._stopping = False
         cfg = self.config
         if cfg.socket_path is None and cfg.tcp_port is None:
             raise GatewayConfigError(
@@ -257,6 +271,7 @@ class Gateway:
 
     def stop(self) -> None:
         """Stop listening, let calls in flight finish briefly, write the last rows."""
+        self._stopping = True
         if self._server is not None:
             self._server.should_exit = True
         if self._thread is not None:
@@ -383,6 +398,16 @@ class Gateway:
         except GatewayError as exc:
             error = exc
             return _error_response(exc)
+        except asyncio.CancelledError:
+            if not self._stopping:
+                raise
+            # uvicorn cancels what is still running once stop()'s grace is over: the
+            # caller gets an answer that says so and the archive a row, not a traceback.
+            log.warning("gateway: stopped while a %s call of run %s was in flight: answered 503 gateway_stopped",
+                        grant.purpose, grant.run_id)
+            error = GatewayError(503, "the gateway stopped while this call was in flight (its run or evaluation "
+                                 "ended): nothing to retry here", "server_error", "gateway_stopped")
+            return _error_response(error)
         finally:
             # Runs even if the caller went away mid-call: the budget and the
             # archive must see every call that reached a backend.

@@ -4,6 +4,7 @@ of the scripted model server: tokens, forwarding, accounting, failures."""
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 
@@ -228,6 +229,34 @@ def test_slow_backend_times_out_and_the_gateway_keeps_serving(gateway_factory: G
     assert "did not answer within 0.5 s" in slow.json()["error"]["message"]
     assert "after 2 attempts" in slow.json()["error"]["message"]
     assert quick.status_code == 200 and quick.json()["choices"][0]["message"]["content"] == "quick"
+
+
+def test_a_call_in_flight_when_the_gateway_stops_is_answered_and_recorded_without_a_traceback(
+    archive: Archive, gateway_factory: GatewayFactory, caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    """A run that ends while an agent still waits on the model: uvicorn cancels the
+    call after stop()'s grace; the caller gets a 503 that says why, the archive its row."""
+    run = archive.repo.create_run("stopping", {})
+    with ScriptedServer(Script(default=Reply.text("too late", delay_s=30))) as server:
+        gateway = gateway_factory(scripted_backend(server), repo=archive.repo)
+        answers: list = []
+        with caller(gateway, gateway.issue_token(run_id=run.id, purpose="solve")) as client:
+            waiting = threading.Thread(target=lambda: answers.append(ask(client)))
+            waiting.start()
+            while not server.chat_requests:
+                time.sleep(0.05)
+            with caplog.at_level(logging.WARNING):
+                gateway.stop()
+            waiting.join(timeout=30)
+    assert answers and answers[0].status_code == 503, answers
+    assert answers[0].json()["error"]["code"] == "gateway_stopped"
+    [call] = archive.repo.llm_calls(run_id=run.id)
+    assert call.error is not None and "gateway_stopped" in call.error
+    printed = capfd.readouterr().err  # uvicorn's own handler writes to stderr, not through caplog
+    assert "Traceback" not in printed and "graceful shutdown exceeded" not in printed, printed
+    assert not [r for r in caplog.records if r.exc_info], "a traceback was logged"
+    assert any("stopped while a solve call" in r.getMessage() for r in caplog.records), caplog.text
 
 
 def test_garbage_forever_gives_a_clear_502_and_the_gateway_keeps_serving(gateway_factory: GatewayFactory) -> None:
