@@ -98,9 +98,9 @@ def run_detail(archive: Archive, supervisor: Driving, run_id: int) -> dict[str, 
 
 def public_evaluation(evaluation: Evaluation) -> dict[str, Any]:
     """An evaluation as the API shows it: no server paths. `log_path` is left
-    out (the logs are listed by name), and an agent the evaluator named by the
-    temporary folder it ran from (`details.agent`: /tmp/clade-…) is named by
-    its node instead, which is what that folder held."""
+    out (the logs are listed by name). The evaluator names a node's agent
+    `node:<id>`; archives written before it did hold the temporary folder the
+    agent ran from (`details.agent`: /tmp/clade-…), shown by its node too."""
     data = evaluation_dict(evaluation)
     data.pop("log_path", None)
     data["run_id"] = evaluation.run_id

@@ -87,8 +87,9 @@ def code_agent(code_root: Path, name: str | None = None, node_id: int | None = N
     """An agent whose code is `code_root/agent` (a folder you prepared)."""
     if not (code_root / "agent" / "__main__.py").is_file():
         raise AgentNotFound(f"{code_root} holds no agent package (expected {code_root / 'agent' / '__main__.py'})")
-    return AgentSpec(name or str(code_root), code_root=code_root, node_id=node_id,
-                     needs_agents_image=needs_agents_image)
+    if name is None:  # a node's code sits in a temporary folder whose path means nothing later
+        name = f"node:{node_id}" if node_id is not None else str(code_root)
+    return AgentSpec(name, code_root=code_root, node_id=node_id, needs_agents_image=needs_agents_image)
 
 
 def write_agent_code(archive: Archive | None, node_id: int | None, dest: Path) -> Path:

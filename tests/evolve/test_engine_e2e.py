@@ -51,6 +51,7 @@ def test_a_run_grows_validates_evaluates_and_exports(
     assert all(e.outcome == Outcome.UNRESOLVED for e in evaluations if e.node_id == root.id)
     assert all(e.outcome == Outcome.RESOLVED for e in evaluations if e.node_id != root.id)
     assert all(Path(e.log_path, "trajectory.jsonl").is_file() for e in evaluations)
+    assert all(e.details["agent"] == f"node:{e.node_id}" for e in evaluations)  # not the temporary folder it ran from
 
     # Every model call is accounted to the node that spent it.
     calls = archive.repo.llm_calls(run_id=run.id)
