@@ -14,6 +14,7 @@ security schemes into the OpenAPI document.
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import math
 from pathlib import Path
@@ -41,6 +42,9 @@ from evolve.config import error_message
 PUBLIC_PATHS = {"/healthz", "/login", "/logout"}
 PUBLIC_PREFIX = "/static/"  # the CSS and scripts: nothing secret, and the login page needs its style
 STATIC_DIR = Path(__file__).resolve().parent / "web" / "static"
+# Swagger UI for /docs, from a PyPI package's copy (the server loads nothing from elsewhere).
+SWAGGER_DIR = Path(importlib.util.find_spec("fastapi_swagger.resources").origin).parent  # type: ignore[union-attr]
+SWAGGER_FILES = ("swagger-ui-bundle.js", "swagger-ui.css")
 STATIC_TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8",
                 ".svg": "image/svg+xml"}
 SECURITY_HEADERS = [
@@ -307,6 +311,7 @@ def create_app(settings: ServerSettings, *, archive: Archive | None = None, laun
         return JSONResponse(app.openapi())
 
     static = {p.name: p for p in STATIC_DIR.iterdir() if p.is_file() and p.suffix in STATIC_TYPES}
+    static.update({name: SWAGGER_DIR / name for name in SWAGGER_FILES})
 
     @app.get("/static/{name}", include_in_schema=False)
     def static_file(name: str) -> Response:
