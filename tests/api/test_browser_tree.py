@@ -1,4 +1,4 @@
-"""The tree's view in headless Chromium: zoom (buttons and wheel), pan,
+"""The tree's view in headless Chromium: zoom (buttons and Ctrl + wheel), pan,
 find a node by id, the best agent's lineage, a 1 000-node tree that opens
 readable with its root in view, Fit that never blows a small tree up.
 Screenshots of the 1 000-node tree go to tests/artifacts/."""
@@ -78,10 +78,15 @@ def test_a_thousand_node_tree_zoom_pan_find_and_lineage(serve_app, archive: Arch
     browser.find_element(By.ID, "tree-zoom-out").click()
     assert abs(_scale(browser) - fitted) < 1e-3
     before = _scale(browser)
-    browser.execute_script("""
+    wheel = """
         var box = document.getElementById('tree'), r = box.getBoundingClientRect();
-        box.dispatchEvent(new WheelEvent('wheel', {deltaY: -400, clientX: r.left + 100, clientY: r.top + 100,
-                                                   bubbles: true, cancelable: true}));""")
+        var event = new WheelEvent('wheel', {deltaY: -400, clientX: r.left + 100, clientY: r.top + 100,
+                                             ctrlKey: arguments[0], bubbles: true, cancelable: true});
+        box.dispatchEvent(event);
+        return event.defaultPrevented;"""
+    assert browser.execute_script(wheel, False) is False  # a plain wheel scrolls the page, not the tree
+    assert _scale(browser) == before
+    assert browser.execute_script(wheel, True) is True
     assert _scale(browser) > before * 1.5
 
     # Drag pans the view.

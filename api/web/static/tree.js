@@ -1,4 +1,4 @@
-// The tree's view on the run page: zoom (buttons, wheel), pan (drag), find a
+// The tree's view on the run page: zoom (buttons, Ctrl + wheel), pan (drag), find a
 // node by id, fit. The server draws the tree at its natural size (the svg's
 // width/height attributes); the view is the svg's viewBox, the box around it
 // a fixed window. The state is a scale and the tree point at the window's
@@ -68,7 +68,10 @@
       return true;
     }
 
+    // Ctrl + wheel zooms (a trackpad's pinch arrives so too); a plain wheel scrolls
+    // the page, which the tree must not trap when it fills most of the window.
     box.addEventListener("wheel", function (event) {
+      if (!event.ctrlKey && !event.metaKey) return;
       event.preventDefault();
       var r = box.getBoundingClientRect();
       zoom(Math.exp(-event.deltaY * 0.0015), event.clientX - r.left, event.clientY - r.top);
