@@ -61,6 +61,10 @@ def export_readme(manifest: dict[str, Any]) -> str:
     node, run = manifest["node"], manifest["run"]
     score = f"{node['own_resolved']}/{node['own_total']} tasks resolved" if node.get("own_total") else "not evaluated"
     models = ", ".join(m for m in run.get("models") or [] if m) or "the run's model"
+    seed = ((run.get("config") or {}).get("agent") or {}).get("seed") or "clade"
+    needs = ("the seed agent uses the standard library only" if seed == "clade" else
+             f"it grew from {seed}'s code behind Clade's adapter, so it needs {seed}'s Python packages first "
+             "(Clade pins them in evaluator/agents_image.lock)")
     return f"""# Clade agent: run {run['id']} ({run['name']}), node {node['id']}
 
 A coding agent grown by Clade: {score} in its run, {len(manifest['ancestors'])} ancestors
@@ -68,7 +72,7 @@ A coding agent grown by Clade: {score} in its run, {len(manifest['ancestors'])} 
 
 ## Run it
 
-It needs Python 3.11 and git; the seed agent uses the standard library only.
+It needs Python 3.11 and git; {needs}.
 It works on a git repository, is told the task in a file, and talks to an
 OpenAI-compatible endpoint (the run used {models}):
 

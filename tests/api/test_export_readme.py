@@ -25,3 +25,14 @@ def test_the_export_says_how_to_run_the_agent(serve_app, archive: Archive) -> No
     assert "agent/__main__.py" in names and README_NAME in names
     assert RUN_COMMAND in readme and f"node {ids['best']}" in readme and "3/3 tasks resolved" in readme
     assert all(f"export {name}=" in readme for name in (BASE_URL_ENV, MODEL_ENV, TOKEN_ENV))
+    assert "standard library only" in readme  # a run grown from Clade's seed
+
+
+def test_an_agent_grown_from_mini_swe_agent_says_it_needs_its_packages() -> None:
+    from archive.export import export_readme
+
+    manifest = {"node": {"id": 7, "own_resolved": 1, "own_total": 2}, "ancestors": [{}],
+                "run": {"id": 3, "name": "msa", "models": ["hosted_vllm/m"], "config": {"agent": {"seed": "mini-swe-agent"}}}}
+    readme = export_readme(manifest)
+    assert "standard library only" not in readme
+    assert "mini-swe-agent's Python packages" in readme and "agents_image.lock" in readme
