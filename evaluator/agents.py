@@ -30,7 +30,6 @@ from typing import TYPE_CHECKING
 
 from archive.code_limits import CodeLimits, UnsafeCode, check_folder
 from archive.codestore import IGNORED_NAMES
-from evaluator import agents_image
 from evaluator.errors import AgentNotFound
 
 if TYPE_CHECKING:
@@ -38,7 +37,9 @@ if TYPE_CHECKING:
 
 REFERENCE_AGENTS = ("gold", "noop")
 # Third-party agents Clade ships behind the contract: name -> the code root holding their agent/ entry.
-THIRD_PARTY_AGENTS = {"mini-swe-agent": agents_image.SEED_ADAPTER}
+# (evaluator.agents_image builds the image they run in; not imported here, so that
+# `python -m evaluator.agents_image` is not imported twice.)
+THIRD_PARTY_AGENTS = {"mini-swe-agent": Path(__file__).parent / "reference_agents" / "mini_swe_agent"}
 
 
 @dataclass(frozen=True)

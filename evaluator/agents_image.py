@@ -166,9 +166,6 @@ def build(base: str | None = None, *, say: Callable[[str], None] = lambda line: 
     return tag
 
 
-SEED_ADAPTER = Path(__file__).parent / "reference_agents" / "mini_swe_agent"
-
-
 def write_seed(dest: Path, say: Callable[[str], None] = lambda line: None) -> Path:
     """A code root whose `agent/` is mini-swe-agent's own source (from its pinned wheel, with its
     license) behind the contract adapter: the root of a run with `agent.seed: mini-swe-agent`,
@@ -176,8 +173,10 @@ def write_seed(dest: Path, say: Callable[[str], None] = lambda line: None) -> Pa
     import shutil
     import zipfile
 
+    from evaluator.agents import THIRD_PARTY_AGENTS
+
     [wheel] = [w for w in download_wheels(say) if w.name.startswith("mini_swe_agent-")]
-    shutil.copytree(SEED_ADAPTER / "agent", dest / "agent", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(THIRD_PARTY_AGENTS["mini-swe-agent"] / "agent", dest / "agent", ignore=shutil.ignore_patterns("__pycache__"))
     with zipfile.ZipFile(wheel) as source:
         for name in source.namelist():
             if name.startswith("minisweagent/") and not name.endswith("/"):
