@@ -32,7 +32,7 @@ FINAL = {RunStatus.FINISHED, RunStatus.FAILED, RunStatus.CANCELLED}
 
 def create_run(archive: Archive, config: RunConfig) -> Run:
     """Record a new run (config validated, tasks loadable) with the seed agent as its root."""
-    load_tasks(config.benchmark)  # fail now, not in the middle of the run
+    tasks = load_tasks(config.benchmark) + load_held_out(config.benchmark)  # fail now, not in the middle of the run
     if config.executor == "ray":
         from evolve.ray_executor import preflight
 
@@ -42,7 +42,10 @@ def create_run(archive: Archive, config: RunConfig) -> Run:
         if config.agent.seed == "mini-swe-agent":
             from evaluator import agents_image
 
-            agents_image.require()  # its nodes run there: fail now (saying how to build it), not at the first evaluation
+            # Its nodes run there, on every task's own image (Polyglot's toolchain image, say):
+            # fail now, saying how to build each, not at the first evaluation.
+            for base in sorted({None} | {task.image for task in tasks}, key=lambda image: image or ""):
+                agents_image.require(base)
             seed = agents_image.write_seed(Path(tmp)) / "agent"
         run, _root = archive.create_run(config.name, config.model_dump(mode="json"), seed)
     archive.repo.append_event(run.id, "run_created", {"policy": config.policy.name})

@@ -12,12 +12,15 @@ import pytest
 
 from archive import Archive, NodeStatus, RunStatus
 from evaluator.agents import write_agent_code
+from evaluator.benchmarks.polyglot import IMAGE_ENV
+from evaluator.errors import ImageUnavailable
 from evolve.runs import create_run, drive
 from tests.evolve.conftest import engine_config
 from tests.evolve.scripted_world import PROPOSAL
 from tests.support.script import ChatRequest, Reply
 from tests.support.scripted_server import ScriptedServer
 
+POLYGLOT = Path(__file__).resolve().parents[1] / "evaluator" / "fixtures" / "polyglot"
 MARK = "CAREFUL = True  # added by the parent"
 
 
@@ -64,3 +67,20 @@ def test_a_run_seeded_with_mini_swe_agent_grows_a_valid_child(archive: Archive, 
         assert summary["agent"] == "mini-swe-agent" and summary["exit_status"] == "Submitted", summary
     purposes = {c.purpose for c in archive.repo.llm_calls(run_id=run.id)}
     assert purposes == {"diagnosis", "self_improve", "solve"}
+
+
+@pytest.mark.docker
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_polyglot_run_seeded_with_mini_swe_agent_needs_the_agents_image_on_the_toolchain_image(
+    archive: Archive, agents_image: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Go's tasks run in the toolchain image, so mini-swe-agent's packages must be there too: the run
+    is refused before anything is written, with the command that builds that image."""
+    monkeypatch.setenv(IMAGE_ENV, "clade-toolchain-never-built:0")
+    with ScriptedServer(responder) as model:
+        config = engine_config(model, agent__seed="mini-swe-agent", benchmark__name=f"polyglot:{POLYGLOT}",
+                               benchmark__subset="go", benchmark__tasks=None)
+        with pytest.raises(ImageUnavailable) as refused:
+            create_run(archive, config)
+    assert "--base clade-toolchain-never-built:0" in str(refused.value), refused.value
+    assert archive.repo.list_runs() == []
