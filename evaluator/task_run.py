@@ -16,7 +16,9 @@ the grading:
 Whatever goes wrong becomes an outcome with a one-line reason, never an
 exception: the agent timing out → `timeout`; crashing without a patch →
 `error`; a patch that does not apply or tests that fail → `unresolved`;
-tests that hang → `timeout`; a sandbox or Docker failure → `error`.
+tests that hang → `timeout`; a sandbox or Docker failure → `error` (in a
+run, Docker unreachable or an image not built is raised instead: see
+`EvalOptions.raise_platform_errors`).
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from evaluator import gitrepo, grader, grading
 from evaluator.agent_run import run_agent
 from evaluator.agents import AgentSpec
 from evaluator.contract import REPO_DIR, AccessIssuer, AgentLimits, ModelAccess
+from evaluator.errors import ImageUnavailable
 from evaluator.task import Outcome, Task, TaskResult
 from sandbox.base import Sandbox
-from sandbox.errors import SandboxError
+from sandbox.errors import DockerUnavailable, ImageMissing, SandboxError
 from sandbox.factory import open_sandbox
 from sandbox.output import first_line, last_line
 
@@ -47,6 +50,9 @@ if TYPE_CHECKING:
     from sandbox.limits import SandboxLimits
 
 log = logging.getLogger(__name__)
+# No sandbox can run here (Docker unreachable, an image not built): nothing the agent did.
+# A run's evaluations raise them (EvalOptions.raise_platform_errors) instead of grading them.
+PLATFORM_ERRORS = (DockerUnavailable, ImageMissing, ImageUnavailable)
 
 
 
@@ -65,6 +71,9 @@ class EvalOptions:
     model: ModelAccess | AccessIssuer | None = None  # required for code agents
     log_root: Path | None = None  # keep per-task logs here; None: logs are discarded
     image: str | None = None  # Clade's sandbox image; None: the current recipe's tag
+    # True in a run: a platform failure (PLATFORM_ERRORS) is raised, so that the engine stops with
+    # the work pending, instead of an `error` outcome that would count as the agent's failure.
+    raise_platform_errors: bool = False
 
 
 @dataclass
@@ -130,7 +139,11 @@ def run_task(
                 reason = f"{reason} ({solved.reason})"
             return result(outcome, reason, tests=graded.status, tests_s=graded.seconds, tampering=graded.tampering,
                           set_aside=graded.set_aside, **agent_facts, **patch_facts)
-        except CladeError as exc:  # the task itself is broken (bad files, missing image, ...)
+        except PLATFORM_ERRORS as exc:
+            if options.raise_platform_errors:
+                raise
+            return result(Outcome.ERROR, str(exc))
+        except CladeError as exc:  # the task itself is broken (bad files, ...)
             return result(Outcome.ERROR, str(exc))
         except Exception as exc:  # SandboxError, Docker, or a bug: recorded, never raised
             (logs / "evaluator-error.txt").write_text(traceback.format_exc())

@@ -35,7 +35,7 @@ from archive.models import Evaluation, Node, NodeStatus, Outcome, Run, RunStatus
 from evaluator.agents import write_agent_code
 from evaluator.contract import ModelAccess
 from evaluator.scoring import record_finished
-from evaluator.task_run import EvalOptions
+from evaluator.task_run import PLATFORM_ERRORS, EvalOptions
 from evaluator.task import Task
 from evolve import confirmation, journal
 from evolve.config import RunConfig
@@ -53,12 +53,11 @@ from evolve.state import Kind, TreeState
 from evolve.units import EvaluateResult, EvaluateUnit, ExpandResult, ExpandUnit, pack_code
 from llm.gateway import Gateway
 from sandbox.client import get_client
-from sandbox.errors import DockerUnavailable, ImageMissing
 from sandbox.reaper import reap_orphans
 
 log = logging.getLogger(__name__)
 STOP_REQUESTS = {RunStatus.PAUSED, RunStatus.CANCELLED}
-FATAL_ERRORS = (DockerUnavailable, ImageMissing)  # no sandbox can run: stop, keep the work pending
+FATAL_ERRORS = PLATFORM_ERRORS  # no sandbox can run: stop, keep the work pending (never graded)
 
 
 @dataclass(frozen=True)
@@ -275,7 +274,7 @@ class RunEngine:
                                            evaluation_id=evaluation.id)
         options = EvalOptions(agent_limits=self.config.agent.limits(self.config.timeouts.agent_seconds),
                               tests_timeout=self.config.timeouts.tests_seconds, limits=self.config.sandbox,
-                              model=access)
+                              model=access, raise_platform_errors=True)
         unit = EvaluateUnit(evaluation_id=evaluation.id, node_id=evaluation.node_id,
                             task=self.all_tasks[evaluation.task_id],
                             agent_code=self._packed_code(evaluation.node_id), options=options,

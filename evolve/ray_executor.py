@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Any
 from archive.errors import CladeError
 from evolve.relay import BridgeLink, GatewayBridge, ensure_relay
 from evolve.units import Unit, pack_code, unpack_code
-from sandbox.errors import DockerUnavailable, ImageMissing
+from evaluator.task_run import PLATFORM_ERRORS
 
 if TYPE_CHECKING:
     from archive import Archive
@@ -59,8 +59,9 @@ log = logging.getLogger(__name__)
 
 # A private one-machine Ray (`ray.address: local`) keeps a small footprint.
 LOCAL_OBJECT_STORE_BYTES = 200 * 2**20
-# A worker whose Docker is down or lacks the image may be the only broken one: try another.
-RETRIED_ERRORS = (DockerUnavailable, ImageMissing)
+# A worker whose Docker is down or lacks an image (the sandbox's, a task's, the agents')
+# may be the only broken one: try another.
+RETRIED_ERRORS = PLATFORM_ERRORS
 
 
 class RayExecutorError(CladeError):

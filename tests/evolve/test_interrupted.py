@@ -14,9 +14,14 @@ import pytest
 from sqlalchemy import text
 
 from archive import Archive, RunStatus
+from evaluator.benchmarks.polyglot import IMAGE_ENV
+from evaluator.errors import ImageUnavailable
 from evolve.runs import create_run, drive
 from tests.evolve.conftest import engine_config
 from tests.evolve.test_resume import wait_for_event
+
+
+POLYGLOT = Path(__file__).resolve().parents[1] / "evaluator" / "fixtures" / "polyglot"
 
 
 def _engine(archive: Archive, run_id: int, **env: str) -> subprocess.Popen:
@@ -53,6 +58,25 @@ def test_docker_unreachable_interrupts_the_run_and_resume_completes_it(archive: 
     [event] = [e for e in archive.repo.events_since(run.id, limit=100) if e.kind == "run_interrupted"]
     assert "clade run resume" in event.payload["fix"] and event.payload["error"]
     _finishes_on_resume(archive, run.id, 4)
+
+
+@pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+def test_a_task_image_not_built_interrupts_the_run_and_grades_nothing(archive: Archive, sandbox_image: str,
+                                                                      scripted_world, monkeypatch) -> None:
+    """The platform could not run the task: no `error` row counts against the root, whose
+    evaluations wait, pending, for the image and `clade run resume`."""
+    monkeypatch.setenv(IMAGE_ENV, "clade-polyglot:never-built")
+    config = engine_config(scripted_world, benchmark__name=f"polyglot:{POLYGLOT}", benchmark__subset="go",
+                           benchmark__tasks=None, budget__task_evaluations=2, budget__expansions=1)
+    run = create_run(archive, config)
+    with pytest.raises(ImageUnavailable, match="clade-polyglot:never-built"):
+        drive(archive, run.id)
+    assert archive.repo.get_run(run.id).status == RunStatus.INTERRUPTED
+    started = archive.repo.run_evaluations(run.id)
+    assert started and all(e.outcome is None for e in started), "graded what never ran"
+    assert archive.repo.pending_work(run.id)[1]
+    [event] = [e for e in archive.repo.events_since(run.id, limit=100) if e.kind == "run_interrupted"]
+    assert "is not built" in event.payload["error"] and "clade run resume" in event.payload["fix"]
 
 
 def test_ctrl_c_interrupts_the_run_and_resume_completes_it(archive: Archive, sandbox_image: str,
