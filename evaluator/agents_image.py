@@ -176,7 +176,8 @@ def write_seed(dest: Path, say: Callable[[str], None] = lambda line: None) -> Pa
     from evaluator.agents import THIRD_PARTY_AGENTS
 
     [wheel] = [w for w in download_wheels(say) if w.name.startswith("mini_swe_agent-")]
-    shutil.copytree(THIRD_PARTY_AGENTS["mini-swe-agent"] / "agent", dest / "agent", ignore=shutil.ignore_patterns("__pycache__"))
+    shutil.copytree(THIRD_PARTY_AGENTS["mini-swe-agent"] / "agent", dest / "agent",
+                    ignore=shutil.ignore_patterns("__pycache__"))
     with zipfile.ZipFile(wheel) as source:
         for name in source.namelist():
             if name.startswith("minisweagent/") and not name.endswith("/"):
