@@ -165,8 +165,15 @@ def test_patch_that_does_not_apply(populated, tmp_path: Path, clade_home: CladeH
     (("node", "show"), ("Missing argument", "clade node show --help")),
     (("eval", "--workers", "many"), ("Invalid value for '--workers'", "clade eval --help")),
     (("nosuch",), ("No such command 'nosuch'", "clade --help")),
+    (("agent", "tset"), ("No such command 'tset'", "clade agent --help")),
+    (("sandbox", "run"), ("Missing argument 'cmd'", "clade sandbox run --help")),
+    (("sandbox", "build", "--nosuch"), ("No such option: --nosuch", "clade sandbox build --help")),
+    (("llm", "stauts"), ("No such command 'stauts'", "clade llm --help")),
+    (("simulate", "--budget", "x"), ("--budget must be whole numbers",)),
+    (("serve", "--port", "x"), ("Invalid value for '--port'", "clade serve --help")),
 ], ids=["unknown-subcommand", "bad-integer", "missing-argument", "missing-option", "node-show-bare",
-        "bad-option-value", "unknown-command"])
+        "bad-option-value", "unknown-command", "agent-unknown", "sandbox-missing-argument", "sandbox-unknown-option",
+        "llm-unknown", "simulate-bad-budget", "serve-bad-port"])
 def test_usage_mistakes_get_one_line_and_exit_2(clade_home: CladeHome, args: tuple[str, ...],
                                                 needles: tuple[str, ...]) -> None:
     assert_user_error(clade(*args), *needles)
