@@ -124,14 +124,31 @@ def engine_alive(archive: Archive, run_id: int) -> bool:
     return driver(archive, run_id) is not None
 
 
+class ProgressLog:
+    """The engine process's progress lines (its engine.log, the tail of which the run page
+    shows): one when the counts change, and one a minute while they do not, instead of
+    the engine's report once a second that buried what happened."""
+
+    def __init__(self, heartbeat_s: float = 60.0) -> None:
+        self.heartbeat_s = heartbeat_s
+        self._last: str | None = None
+        self._at = 0.0
+
+    def __call__(self, p: Progress) -> None:
+        line = (f"nodes {p.nodes} ({p.valid} valid), evaluations {p.evaluations_finished}/{p.evaluations_budget}, "
+                f"best {p.best_node_id} {p.best_score}")
+        now = time.monotonic()
+        if line != self._last or now - self._at >= self.heartbeat_s:
+            logging.info("%s", line)
+            self._last, self._at = line, now
+
+
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     run_id = int(sys.argv[1])
     archive = open_archive()
     try:
-        status = drive(archive, run_id, on_progress=lambda p: logging.info(
-            "nodes %d (%d valid), evaluations %d/%d, best %s %s", p.nodes, p.valid, p.evaluations_finished,
-            p.evaluations_budget, p.best_node_id, p.best_score))
+        status = drive(archive, run_id, on_progress=ProgressLog())
     except CladeError as exc:  # a second driver, a final run: one line, exit 2, as the CLI says it
         logging.error("%s", exc)
         sys.exit(2)

@@ -98,3 +98,23 @@ def test_pause_resume_cancel(archive: Archive, sandbox_image: str, scripted_worl
     assert clade("run", "resume", str(second)).returncode == 2
     no_best = clade("export", str(second), "--best", "-o", str(tmp_path / "x.tar.gz"))
     assert no_best.returncode == 2 and "has no best node yet" in no_best.stderr
+
+
+def test_the_engine_log_has_a_line_per_change_not_per_second(caplog: pytest.LogCaptureFixture) -> None:
+    from evolve.engine import Progress
+    from evolve.runs import ProgressLog
+
+    def progress(finished: int) -> Progress:
+        return Progress(nodes=3, valid=1, evaluations_finished=finished, evaluations_budget=10, running=["x"],
+                        best_node_id=1, best_score="0/9")
+
+    log = ProgressLog(heartbeat_s=0.2)
+    with caplog.at_level("INFO"):
+        for finished in (9, 9, 9, 9, 10, 10):
+            log(progress(finished))
+        time.sleep(0.25)
+        log(progress(10))  # nothing changed for a while: one line says the engine is still there
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["nodes 3 (1 valid), evaluations 9/10, best 1 0/9",
+                     "nodes 3 (1 valid), evaluations 10/10, best 1 0/9",
+                     "nodes 3 (1 valid), evaluations 10/10, best 1 0/9"], lines
