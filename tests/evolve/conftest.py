@@ -10,9 +10,11 @@ import pytest
 
 from evaluator.benchmarks import builtin
 from evolve.config import RunConfig, validate_config
+from tests.evaluator.conftest import FIXTURES
 from tests.evolve.scripted_world import make_responder
 from tests.support.scripted_server import ScriptedServer
 
+POLYGLOT = FIXTURES / "polyglot"  # a small checkout of each language, for runs on Polyglot
 TASK_IDS = [
     "cachekit__lru-get-refreshes",
     "cachekit__lru-update-existing-key",

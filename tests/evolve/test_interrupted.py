@@ -17,11 +17,8 @@ from archive import Archive, RunStatus
 from evaluator.benchmarks.polyglot import IMAGE_ENV
 from evaluator.errors import ImageUnavailable
 from evolve.runs import create_run, drive
-from tests.evolve.conftest import engine_config
+from tests.evolve.conftest import POLYGLOT, engine_config
 from tests.evolve.test_resume import wait_for_event
-
-
-POLYGLOT = Path(__file__).resolve().parents[1] / "evaluator" / "fixtures" / "polyglot"
 
 
 def _engine(archive: Archive, run_id: int, **env: str) -> subprocess.Popen:

@@ -15,12 +15,11 @@ from evaluator.agents import write_agent_code
 from evaluator.benchmarks.polyglot import IMAGE_ENV
 from evaluator.errors import ImageUnavailable
 from evolve.runs import create_run, drive
-from tests.evolve.conftest import engine_config
+from tests.evolve.conftest import POLYGLOT, engine_config
 from tests.evolve.scripted_world import PROPOSAL
 from tests.support.script import ChatRequest, Reply
 from tests.support.scripted_server import ScriptedServer
 
-POLYGLOT = Path(__file__).resolve().parents[1] / "evaluator" / "fixtures" / "polyglot"
 MARK = "CAREFUL = True  # added by the parent"
 
 
